@@ -1,0 +1,259 @@
+//! The detectors of swf-alarms, and the contract they implement.
+//!
+//! A detector looks at one data source and says which entities are in a
+//! bad state right now. It returns the *full* set of its detections for
+//! this tick, or an error; the engine turns that into event rows, clears
+//! and emails. A detector never writes state and never sends mail.
+//!
+//! Each detector is one file in this folder (`alarms/<name>.rs`) that
+//! submits one [`Registration`] with [`inventory::submit!`]. The build
+//! script turns the folder listing into `mod` lines, so adding a detector
+//! needs no edit anywhere else. `static_list.rs` is the template to copy:
+//!
+//! ```
+//! let reg = alarms::find("static_list").expect("static_list is registered");
+//! assert!(reg.params.iter().any(|p| p.name == "detections"));
+//! ```
+
+use std::{future::Future, pin::Pin, time::Duration};
+
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+
+include!(concat!(env!("OUT_DIR"), "/detectors.rs"));
+
+/// One entity in a bad state, as seen by a detector in this tick.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detection {
+    /// Stable identity of the entity across ticks, e.g. `task:35981`.
+    pub dedupe_key: String,
+    /// One line for the email and the event title; upstream text allowed.
+    pub subject: String,
+    /// Detail lines for the email and the event body.
+    pub body: String,
+    /// Structured context merged into the event's `data` (the engine's
+    /// own keys win on a clash).
+    pub extra: Map<String, Value>,
+}
+
+impl Detection {
+    /// A detection with no structured context.
+    pub fn new(
+        dedupe_key: impl Into<String>,
+        subject: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Self {
+        Detection {
+            dedupe_key: dedupe_key.into(),
+            subject: subject.into(),
+            body: body.into(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// Why a detector could not say what is firing this tick.
+///
+/// Any of these fails the alarm for this tick only: nothing is cleared,
+/// and the message lands in the run record.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DetectError {
+    /// The upstream could not be reached or answered with an error.
+    #[error("upstream {source_name}: {message}")]
+    Upstream {
+        /// Which upstream (a URL, a path, a table).
+        source_name: String,
+        /// What went wrong, for an operator.
+        message: String,
+    },
+    /// The upstream answered, but not with something this detector understands.
+    #[error("bad response from {source_name}: {message}")]
+    BadResponse {
+        /// Which upstream.
+        source_name: String,
+        /// What was wrong with the answer.
+        message: String,
+    },
+    /// The detector did not finish within the alarm's time limit.
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    /// The alarm row's `params` do not fit this detector's schema.
+    #[error("invalid params: {0}")]
+    InvalidParams(String),
+    /// The detector panicked; the panic message is kept.
+    #[error("detector panicked: {0}")]
+    Panicked(String),
+}
+
+/// The JSON type a parameter takes, as shown to a dashboard editor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamType {
+    /// A JSON string.
+    String,
+    /// A JSON number.
+    Number,
+    /// A whole JSON number.
+    Integer,
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON array.
+    Array,
+    /// A JSON object.
+    Object,
+}
+
+impl ParamType {
+    /// The lower-case name used in schemas (`"string"`, `"number"`, …).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::String => "string",
+            ParamType::Number => "number",
+            ParamType::Integer => "integer",
+            ParamType::Boolean => "boolean",
+            ParamType::Array => "array",
+            ParamType::Object => "object",
+        }
+    }
+}
+
+/// One parameter of a detector's schema.
+#[derive(Debug, Clone, Copy)]
+pub struct ParamSpec {
+    /// Key in the alarm's `data.params`.
+    pub name: &'static str,
+    /// Its JSON type.
+    pub kind: ParamType,
+    /// The default as JSON text; `None` means the parameter is required.
+    pub default: Option<&'static str>,
+    /// One line for the dashboard's editor.
+    pub description: &'static str,
+}
+
+/// What a detector may use while it runs: the clock of this tick and the
+/// alarm it runs for. Sources are added here as detectors need them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Ctx {
+    /// This tick's clock, Unix seconds.
+    pub now: f64,
+    /// The alarm's `entry_id`, for messages.
+    pub alarm: String,
+}
+
+impl Ctx {
+    /// A context for one alarm at one instant.
+    pub fn new(now: f64, alarm: impl Into<String>) -> Self {
+        Ctx {
+            now,
+            alarm: alarm.into(),
+        }
+    }
+}
+
+/// The future a detector returns.
+pub type DetectFuture = Pin<Box<dyn Future<Output = Result<Vec<Detection>, DetectError>> + Send>>;
+
+/// A detector as the registry knows it.
+#[derive(Debug)]
+pub struct Registration {
+    /// Registry name; equal to the file name.
+    pub name: &'static str,
+    /// Further alarm names that resolve to this detector (production
+    /// rows whose `entry_id` predates the detector's name).
+    pub aliases: &'static [&'static str],
+    /// One line: what it detects.
+    pub summary: &'static str,
+    /// The parameter schema.
+    pub params: &'static [ParamSpec],
+    /// An example `params` object, as JSON text; a test parses it.
+    pub example: &'static str,
+    /// Runs the detector.
+    pub detect: fn(Ctx, Value) -> DetectFuture,
+}
+
+inventory::collect!(Registration);
+
+/// Every registered detector, sorted by name.
+pub fn registry() -> Vec<&'static Registration> {
+    let mut all: Vec<_> = inventory::iter::<Registration>.into_iter().collect();
+    all.sort_by_key(|r| r.name);
+    all
+}
+
+/// The detector registered under `name`, or under `name` as an alias.
+pub fn find(name: &str) -> Option<&'static Registration> {
+    inventory::iter::<Registration>
+        .into_iter()
+        .find(|r| r.name == name || r.aliases.contains(&name))
+}
+
+/// Parses an alarm's `params` into a detector's `Params` struct; a
+/// mismatch becomes [`DetectError::InvalidParams`] naming the field.
+pub fn parse_params<T: DeserializeOwned>(params: Value) -> Result<T, DetectError> {
+    let params = match params {
+        Value::Null => Value::Object(Map::new()),
+        other => other,
+    };
+    serde_json::from_value(params).map_err(|e| DetectError::InvalidParams(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn every_detector_file_is_registered() {
+        let names: HashSet<&str> = registry().iter().map(|r| r.name).collect();
+        for file in DETECTOR_FILES {
+            assert!(names.contains(file), "alarms/{file}.rs registered nothing");
+        }
+    }
+
+    #[test]
+    fn names_and_aliases_are_unique() {
+        let mut seen = HashSet::new();
+        for reg in registry() {
+            for name in std::iter::once(&reg.name).chain(reg.aliases) {
+                assert!(seen.insert(*name), "{name} registered twice");
+            }
+        }
+    }
+
+    #[test]
+    fn every_schema_is_sane_and_every_example_parses() {
+        for reg in registry() {
+            let example: Value = serde_json::from_str(reg.example)
+                .unwrap_or_else(|e| panic!("{}: example is not JSON: {e}", reg.name));
+            let obj = example.as_object().expect("example is an object");
+            for key in obj.keys() {
+                assert!(
+                    reg.params.iter().any(|p| p.name == key),
+                    "{}: example key {key} is not in the schema",
+                    reg.name
+                );
+            }
+            for spec in reg.params {
+                assert!(!spec.description.is_empty(), "{}.{}", reg.name, spec.name);
+                if let Some(default) = spec.default {
+                    serde_json::from_str::<Value>(default)
+                        .unwrap_or_else(|e| panic!("{}.{} default: {e}", reg.name, spec.name));
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn every_example_runs_and_garbage_params_are_an_error() {
+        for reg in registry() {
+            let example: Value = serde_json::from_str(reg.example).expect("checked above");
+            let _ = (reg.detect)(Ctx::new(0.0, "alarm_test"), example).await;
+            let garbage = serde_json::json!({"no_such_param_anywhere": [1, {"x": null}]});
+            match (reg.detect)(Ctx::new(0.0, "alarm_test"), garbage).await {
+                Err(DetectError::InvalidParams(_)) => {}
+                other => panic!("{}: garbage params gave {other:?}", reg.name),
+            }
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! `static_list`: detections read straight from the alarm's params.
+//!
+//! No upstream at all, which makes it the detector for the quickstart,
+//! for tests, and for trying a recipient list or an email layout. It is
+//! also the template for a new detector file: module doc, `Params`, the
+//! spec table, `detect`, one `inventory::submit!`, tests.
+//!
+//! Dedupe keys are whatever the params say. Example params:
+//!
+//! ```json
+//! {"detections": [{"dedupe_key": "demo:1", "subject": "Demo is down", "body": "since 09:00"}]}
+//! ```
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration};
+
+/// The params of `static_list`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    /// What to report as firing.
+    #[serde(default)]
+    detections: Vec<Item>,
+    /// Return an error instead of detections, as an unreachable upstream would.
+    #[serde(default)]
+    fail: bool,
+    /// Panic instead of returning, to exercise the engine's isolation.
+    #[serde(default)]
+    panic: bool,
+    /// Wait this long before answering, to exercise the per-alarm timeout.
+    #[serde(default)]
+    delay_ms: u64,
+}
+
+/// One detection as written in the params.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Item {
+    dedupe_key: String,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    body: String,
+    #[serde(default)]
+    extra: Map<String, Value>,
+}
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec {
+        name: "detections",
+        kind: ParamType::Array,
+        default: Some("[]"),
+        description: "Detections to report: objects with dedupe_key, subject, body and optional extra.",
+    },
+    ParamSpec {
+        name: "fail",
+        kind: ParamType::Boolean,
+        default: Some("false"),
+        description: "Fail as an unreachable upstream would (nothing gets cleared).",
+    },
+    ParamSpec {
+        name: "panic",
+        kind: ParamType::Boolean,
+        default: Some("false"),
+        description: "Panic, to check that one broken detector fails only its own alarm.",
+    },
+    ParamSpec {
+        name: "delay_ms",
+        kind: ParamType::Integer,
+        default: Some("0"),
+        description: "Answer only after this many milliseconds, to exercise the alarm timeout.",
+    },
+];
+
+fn detect(_ctx: Ctx, params: Value) -> DetectFuture {
+    Box::pin(async move {
+        let params: Params = parse_params(params)?;
+        if params.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(params.delay_ms)).await;
+        }
+        if params.panic {
+            panic!("static_list was asked to panic");
+        }
+        if params.fail {
+            return Err(DetectError::Upstream {
+                source_name: "static_list".into(),
+                message: "asked to fail by its params".into(),
+            });
+        }
+        Ok(params
+            .detections
+            .into_iter()
+            .map(|item| Detection {
+                subject: item.subject.unwrap_or_else(|| item.dedupe_key.clone()),
+                dedupe_key: item.dedupe_key,
+                body: item.body,
+                extra: item.extra,
+            })
+            .collect())
+    })
+}
+
+inventory::submit!(Registration {
+    name: "static_list",
+    aliases: &[],
+    summary: "Reports the detections listed in its params; for tests and demos.",
+    params: PARAMS,
+    example: r#"{"detections": [{"dedupe_key": "demo:1", "subject": "Demo is down", "body": "since 09:00"}]}"#,
+    detect,
+});
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn ctx() -> Ctx {
+        Ctx::new(0.0, "alarm_static_list")
+    }
+
+    #[tokio::test]
+    async fn lists_its_detections_in_order() {
+        let params = json!({"detections": [
+            {"dedupe_key": "a", "subject": "A", "body": "first", "extra": {"n": 1}},
+            {"dedupe_key": "b"}
+        ]});
+        let got = detect(ctx(), params).await.expect("detects");
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].subject, "A");
+        assert_eq!(got[0].extra["n"], 1);
+        assert_eq!(got[1].subject, "b", "subject defaults to the key");
+    }
+
+    #[tokio::test]
+    async fn fail_is_an_upstream_error() {
+        let err = detect(ctx(), json!({"fail": true})).await.unwrap_err();
+        assert!(matches!(err, DetectError::Upstream { .. }), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_typo_names_the_field() {
+        let err = detect(ctx(), json!({"detection": []})).await.unwrap_err();
+        assert!(err.to_string().contains("detection"), "{err}");
+    }
+}

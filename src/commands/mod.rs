@@ -1,0 +1,5 @@
+//! One module per subcommand; each returns its exit status, or an error
+//! that the CLI reports with exit status 2.
+
+pub(crate) mod migrate;
+pub(crate) mod run;

@@ -1,0 +1,486 @@
+//! The engine's configuration file.
+//!
+//! [`RawConfig`] is what the TOML says, table by table, with a doc comment
+//! on every key (that text is the reference; `config.toml.example` repeats
+//! it). [`Config::load`] turns it into a validated [`Config`] in one step:
+//! durations parsed, the database target assembled, secrets wrapped. The
+//! old engine's key names are accepted as they are, so its config files
+//! keep working.
+
+use std::{
+    fmt,
+    path::{Path, PathBuf},
+    time::Duration,
+};
+
+use serde::Deserialize;
+
+/// Where the old engine looked for the dashboard's database settings
+/// when `[db]` named none.
+const LEGACY_ENV_PATH: &str = "/opt/swf-monitor/config/env/production.env";
+
+/// Environment variables that override `[db]` keys, e.g. `SWF_ALARMS_DB_PASSWORD`.
+const DB_ENV_PREFIX: &str = "SWF_ALARMS_DB_";
+
+/// A configuration problem; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML, or a key is unknown or of the wrong type.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message, which names the key and the line.
+        message: String,
+    },
+    /// A key is present but its value is unusable.
+    #[error("{key}: {reason}")]
+    Invalid {
+        /// Dotted key, e.g. `engine.request_timeout`.
+        key: String,
+        /// What is wrong, for an operator.
+        reason: String,
+    },
+    /// A required key is absent.
+    #[error("{key}: missing (required)")]
+    Missing {
+        /// Dotted key.
+        key: String,
+    },
+}
+
+fn invalid(key: &str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.into(),
+        reason: reason.into(),
+    }
+}
+
+/// A string that never shows itself in logs, errors or `Debug` output.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret itself, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The TOML file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Engine settings.
+    #[serde(default)]
+    pub engine: RawEngine,
+    /// The Postgres database holding the `entry` table.
+    #[serde(default)]
+    pub db: RawDb,
+    /// How bundles are mailed.
+    pub email: Option<RawEmail>,
+    /// The first engine's per-check tables; alarms live in the database
+    /// now, so these are ignored (with a warning).
+    pub checks: Option<toml::Value>,
+}
+
+/// `[engine]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEngine {
+    /// Base URL of the service proxying PanDA REST (`/api/panda/...`).
+    pub service_base_url: Option<String>,
+    /// The old name of `service_base_url`.
+    pub swf_remote_base_url: Option<String>,
+    /// Seconds an upstream request may take (default 20).
+    pub request_timeout: Option<f64>,
+    /// A file the log is appended to, besides standard output.
+    pub log_path: Option<String>,
+    /// Seconds one alarm's detector may run before it is abandoned (default 120).
+    pub alarm_timeout: Option<f64>,
+    /// How many alarms run at once (default 4).
+    pub concurrency: Option<usize>,
+    /// The first engine's SQLite state file; unused (state lives in Postgres).
+    pub state_db: Option<String>,
+}
+
+/// `[db]`: a `dsn`, or discrete keys, or a dotenv file (`env_path`) with
+/// `DB_HOST`, `DB_PORT`, `DB_NAME`, `DB_USER`, `DB_PASSWORD`. Environment
+/// variables `SWF_ALARMS_DB_<KEY>` (e.g. `SWF_ALARMS_DB_PASSWORD`) override
+/// every other source.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDb {
+    /// `postgresql://user:password@host:port/name`; wins over the other keys.
+    pub dsn: Option<Secret>,
+    /// Host name, or a directory holding the server's Unix socket.
+    pub host: Option<String>,
+    /// Port (default 5432).
+    pub port: Option<u16>,
+    /// Database name (default `swfdb`).
+    pub name: Option<String>,
+    /// User (default `admin`).
+    pub user: Option<String>,
+    /// Password; prefer `SWF_ALARMS_DB_PASSWORD` or the dotenv file.
+    pub password: Option<Secret>,
+    /// Dotenv file with `DB_*` keys, the dashboard's own (default
+    /// `/opt/swf-monitor/config/env/production.env`, if it exists).
+    pub env_path: Option<PathBuf>,
+}
+
+/// `[email]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEmail {
+    /// `"smtp"` (default), `"ses"` or `"log"` (print instead of sending).
+    pub provider: Option<String>,
+    /// Sender address.
+    pub from: Option<String>,
+    /// SES: AWS region, e.g. `us-east-1`.
+    pub region: Option<String>,
+    /// SES: endpoint override (a VPC endpoint, or a local test server).
+    pub endpoint_url: Option<String>,
+    /// SMTP: relay host.
+    #[serde(alias = "host")]
+    pub smtp_host: Option<String>,
+    /// SMTP: relay port (default 25).
+    #[serde(alias = "port")]
+    pub smtp_port: Option<u16>,
+    /// SMTP: seconds a send may take (default 20).
+    #[serde(alias = "timeout")]
+    pub smtp_timeout: Option<f64>,
+    /// SMTP: `"none"` (default), `"starttls"` or `"required"` (implicit TLS).
+    pub smtp_tls: Option<String>,
+    /// SMTP: user name for AUTH; no AUTH when absent.
+    pub smtp_username: Option<String>,
+    /// SMTP: environment variable holding the password.
+    pub smtp_password_env: Option<String>,
+    /// SMTP: file holding the password (first line).
+    pub smtp_password_file: Option<PathBuf>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Engine settings.
+    pub engine: EngineConfig,
+    /// Database settings.
+    pub db: DbConfig,
+    /// Mail settings.
+    pub email: EmailConfig,
+}
+
+/// Validated `[engine]`.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// PanDA proxy base URL, without a trailing slash.
+    pub service_base_url: Option<String>,
+    /// Upstream request timeout.
+    pub request_timeout: Duration,
+    /// Log file, appended to.
+    pub log_path: Option<PathBuf>,
+    /// Per-alarm detector timeout.
+    pub alarm_timeout: Duration,
+    /// Alarms run at once.
+    pub concurrency: usize,
+}
+
+/// Validated `[db]`.
+#[derive(Clone)]
+pub struct DbConfig {
+    /// Connection settings (tokio-postgres redacts the password in `Debug`).
+    pub pg: tokio_postgres::Config,
+}
+
+impl DbConfig {
+    /// `user@host:port/name`, for messages; never the password.
+    pub fn target(&self) -> String {
+        let host = match self.pg.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            #[cfg(unix)]
+            Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+            None => "localhost".into(),
+        };
+        let port = self.pg.get_ports().first().copied().unwrap_or(5432);
+        format!(
+            "{}@{}:{}/{}",
+            self.pg.get_user().unwrap_or(""),
+            host,
+            port,
+            self.pg.get_dbname().unwrap_or("")
+        )
+    }
+}
+
+impl fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbConfig").field("target", &self.target()).finish()
+    }
+}
+
+/// Validated `[email]`.
+#[derive(Debug, Clone)]
+pub struct EmailConfig {
+    /// Sender address.
+    pub from: String,
+    /// How long one send may take.
+    pub timeout: Duration,
+    /// The channel and its settings.
+    pub provider: Provider,
+}
+
+/// The configured mail channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Provider {
+    /// Print the mail instead of sending it.
+    Log,
+}
+
+impl Config {
+    /// Reads and validates a config file; the environment supplies overrides.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::from_toml(path, &text, &|name| std::env::var(name).ok())
+    }
+
+    /// Parses and validates TOML text; `env` looks up environment variables.
+    pub fn from_toml(
+        path: &Path,
+        text: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        Ok(Config {
+            engine: engine(raw.engine)?,
+            db: db(raw.db, env)?,
+            email: email(raw.email)?,
+        })
+    }
+}
+
+fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, ConfigError> {
+    let v = value.unwrap_or(default);
+    if !(v.is_finite() && v > 0.0 && v < 86_400.0 * 365.0) {
+        return Err(invalid(key, format!("must be a positive number of seconds, got {v}")));
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+        (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
+        _ => PathBuf::from(path),
+    }
+}
+
+fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
+    let base = raw.service_base_url.or(raw.swf_remote_base_url);
+    let service_base_url = match base {
+        Some(url) if url.trim().is_empty() => None,
+        Some(url) => {
+            let url = url.trim().trim_end_matches('/').to_owned();
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(invalid(
+                    "engine.service_base_url",
+                    format!("must start with http:// or https://, got {url:?}"),
+                ));
+            }
+            Some(url)
+        }
+        None => None,
+    };
+    let concurrency = raw.concurrency.unwrap_or(4);
+    if concurrency == 0 {
+        return Err(invalid("engine.concurrency", "must be at least 1"));
+    }
+    Ok(EngineConfig {
+        service_base_url,
+        request_timeout: seconds("engine.request_timeout", raw.request_timeout, 20.0)?,
+        log_path: raw.log_path.as_deref().map(expand_home),
+        alarm_timeout: seconds("engine.alarm_timeout", raw.alarm_timeout, 120.0)?,
+        concurrency,
+    })
+}
+
+/// Reads `KEY=value` lines from a dotenv file.
+fn dotenv(key: &str, path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
+    dotenvy::from_path_iter(path)
+        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| invalid(key, format!("cannot read dotenv file {}: {e}", path.display())))
+}
+
+fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, ConfigError> {
+    let over = |key: &str| env(&format!("{DB_ENV_PREFIX}{}", key.to_uppercase()));
+
+    if let Some(dsn) = over("dsn").map(Secret).or(raw.dsn) {
+        let pg = dsn.expose().parse::<tokio_postgres::Config>().map_err(|_| {
+            invalid(
+                "db.dsn",
+                "not a valid PostgreSQL connection string (postgresql://user@host:port/name)",
+            )
+        })?;
+        return Ok(DbConfig { pg });
+    }
+
+    let file: Vec<(String, String)> = match &raw.env_path {
+        Some(p) => dotenv("db.env_path", &expand_home(&p.to_string_lossy()))?,
+        None if Path::new(LEGACY_ENV_PATH).exists() => {
+            dotenv("db.env_path", Path::new(LEGACY_ENV_PATH))?
+        }
+        None => Vec::new(),
+    };
+    let from_file = |k: &str| {
+        file.iter()
+            .find(|(name, _)| name == &format!("DB_{}", k.to_uppercase()))
+            .map(|(_, v)| v.clone())
+    };
+    let pick = |k: &str, toml: Option<String>| over(k).or(toml).or_else(|| from_file(k));
+
+    let host = pick("host", raw.host).unwrap_or_else(|| "localhost".into());
+    let port = match pick("port", raw.port.map(|p| p.to_string())) {
+        Some(p) => p
+            .trim()
+            .parse::<u16>()
+            .map_err(|_| invalid("db.port", format!("not a port number: {p:?}")))?,
+        None => 5432,
+    };
+    let mut pg = tokio_postgres::Config::new();
+    pg.host(&host)
+        .port(port)
+        .dbname(pick("name", raw.name).unwrap_or_else(|| "swfdb".into()))
+        .user(pick("user", raw.user).unwrap_or_else(|| "admin".into()))
+        .application_name("swf-alarms");
+    let password = over("password")
+        .or(raw.password.map(|s| s.0))
+        .or_else(|| from_file("password"));
+    if let Some(password) = password.filter(|p| !p.is_empty()) {
+        pg.password(password);
+    }
+    Ok(DbConfig { pg })
+}
+
+fn email(raw: Option<RawEmail>) -> Result<EmailConfig, ConfigError> {
+    let Some(raw) = raw else {
+        return Err(ConfigError::Missing {
+            key: "email (a table with at least provider and from)".into(),
+        });
+    };
+    let provider = raw.provider.as_deref().unwrap_or("smtp");
+    let from = raw.from.filter(|f| !f.trim().is_empty());
+    let timeout = seconds("email.smtp_timeout", raw.smtp_timeout, 20.0)?;
+    match provider {
+        "log" => Ok(EmailConfig {
+            from: from.unwrap_or_else(|| "swf-alarms@localhost".into()),
+            timeout,
+            provider: Provider::Log,
+        }),
+        other => Err(invalid(
+            "email.provider",
+            format!("unknown provider {other:?}; expected \"smtp\", \"ses\" or \"log\""),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(Path::new("t.toml"), text, &|_| None)
+    }
+
+    const MINIMAL: &str = "[email]\nprovider = \"log\"\n";
+
+    #[test]
+    fn defaults() {
+        let c = parse(MINIMAL).expect("valid");
+        assert_eq!(c.engine.request_timeout, Duration::from_secs(20));
+        assert_eq!(c.engine.alarm_timeout, Duration::from_secs(120));
+        assert_eq!(c.engine.concurrency, 4);
+        assert_eq!(c.db.target(), "admin@localhost:5432/swfdb");
+    }
+
+    #[test]
+    fn old_engine_key_names_work() {
+        let c = parse(
+            "[engine]\nswf_remote_base_url = \"http://127.0.0.1:8000/\"\nrequest_timeout = 30\n\
+             [db]\nhost = \"db.example\"\nname = \"swf\"\nuser = \"u\"\npassword = \"hunter2\"\n\
+             [email]\nprovider = \"log\"\nfrom = \"a@b\"\n",
+        )
+        .expect("valid");
+        assert_eq!(
+            c.engine.service_base_url.as_deref(),
+            Some("http://127.0.0.1:8000")
+        );
+        assert_eq!(c.engine.request_timeout, Duration::from_secs(30));
+        assert_eq!(c.db.target(), "u@db.example:5432/swf");
+        assert!(!format!("{c:?}").contains("hunter2"), "password leaked");
+    }
+
+    #[test]
+    fn a_bad_value_names_its_key() {
+        let err = parse("[engine]\nrequest_timeout = -1\n[email]\nprovider = \"log\"\n").unwrap_err();
+        assert!(err.to_string().contains("engine.request_timeout"), "{err}");
+        let err = parse("[engine]\nrequest_timeout = \"soon\"\n[email]\nprovider=\"log\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("request_timeout"), "{err}");
+        let err = parse("[engine]\nrequest_timout = 5\n[email]\nprovider=\"log\"\n").unwrap_err();
+        assert!(err.to_string().contains("request_timout"), "{err}");
+        let err = parse("[engine]\n").unwrap_err();
+        assert!(err.to_string().contains("email"), "{err}");
+    }
+
+    #[test]
+    fn environment_overrides_and_dsn_secrecy() {
+        let env = |k: &str| match k {
+            "SWF_ALARMS_DB_PASSWORD" => Some("s3cret".to_string()),
+            "SWF_ALARMS_DB_HOST" => Some("other".to_string()),
+            _ => None,
+        };
+        let c = Config::from_toml(Path::new("t.toml"), "[db]\nhost = \"h\"\n[email]\nprovider=\"log\"\n", &env)
+            .expect("valid");
+        assert_eq!(c.db.target(), "admin@other:5432/swfdb");
+        assert_eq!(c.db.pg.get_password(), Some(&b"s3cret"[..]));
+        assert!(!format!("{c:?}").contains("s3cret"));
+
+        let err = parse("[db]\ndsn = \"postgresql://u:topsecret@h:notaport/x\"\n[email]\nprovider=\"log\"\n")
+            .unwrap_err();
+        assert!(err.to_string().contains("db.dsn"), "{err}");
+        assert!(!err.to_string().contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn dotenv_file_supplies_db_settings() {
+        let dir = std::env::temp_dir().join(format!("swf-alarms-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let env_file = dir.join("production.env");
+        std::fs::write(&env_file, "# comment\nDB_HOST=pg.internal\nDB_NAME='swfdb2'\nDB_USER=alarm\nDB_PASSWORD=\"pw\"\n")
+            .expect("write");
+        let text = format!("[db]\nenv_path = {:?}\n[email]\nprovider=\"log\"\n", env_file.display().to_string());
+        let c = parse(&text).expect("valid");
+        assert_eq!(c.db.target(), "alarm@pg.internal:5432/swfdb2");
+        assert_eq!(c.db.pg.get_password(), Some(&b"pw"[..]));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,36 @@
+//! Logging set-up: tracing to standard output, and to `engine.log_path`
+//! as well when it is set.
+
+use std::{fs::OpenOptions, path::Path, sync::Arc};
+
+use tracing_subscriber::{fmt::writer::MakeWriterExt, EnvFilter};
+
+use crate::cli::LogFormat;
+
+/// Installs the global subscriber. `RUST_LOG` overrides the level.
+pub(crate) fn init(verbose: bool, format: LogFormat, log_path: Option<&Path>) -> Result<(), String> {
+    let level = if verbose { "debug" } else { "info" };
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,swf_alarms={level},alarms={level}")));
+    let file = match log_path {
+        Some(path) => Some(Arc::new(
+            OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| format!("engine.log_path: cannot open {}: {e}", path.display()))?,
+        )),
+        None => None,
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let result = match (format, file) {
+        (LogFormat::Text, None) => builder.with_writer(std::io::stdout).try_init(),
+        (LogFormat::Text, Some(f)) => builder
+            .with_ansi(false)
+            .with_writer(std::io::stdout.and(f))
+            .try_init(),
+        (LogFormat::Json, None) => builder.json().with_writer(std::io::stdout).try_init(),
+        (LogFormat::Json, Some(f)) => builder.json().with_writer(std::io::stdout.and(f)).try_init(),
+    };
+    result.map_err(|e| format!("cannot install the logger: {e}"))
+}

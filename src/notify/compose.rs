@@ -1,0 +1,118 @@
+//! Composing the one email an alarm sends per tick.
+//!
+//! Pure text layout: the subject counts the detections, the body starts
+//! with the alarm's description and lists every NEW and CONTINUING event
+//! with its subject and indented body. The layout is the old engine's,
+//! which its recipients know.
+
+use std::fmt::Write;
+
+use crate::reconcile::BundleItem;
+
+use super::header_text;
+
+/// Longest subject we send, in characters; mail clients cut long ones anyway.
+const MAX_SUBJECT_CHARS: usize = 200;
+
+/// The subject and body of one alarm's bundle.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Bundle {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Lays out the email for one alarm's NEW and CONTINUING events.
+pub(crate) fn compose(
+    alarm_entry_id: &str,
+    description: &str,
+    new: &[BundleItem<'_>],
+    renotify: &[BundleItem<'_>],
+) -> Bundle {
+    let mut counts = vec![format!("{} detection(s)", new.len() + renotify.len())];
+    if !new.is_empty() {
+        counts.push(format!("{} new", new.len()));
+    }
+    if !renotify.is_empty() {
+        counts.push(format!("{} continuing", renotify.len()));
+    }
+    let subject = header_text(
+        &format!("[{alarm_entry_id}] {}", counts.join(", ")),
+        MAX_SUBJECT_CHARS,
+    );
+
+    let mut body = String::new();
+    let description = description.trim_end();
+    if !description.is_empty() {
+        body.push_str(description);
+        body.push_str("\n\n---\n\n");
+    }
+    section(&mut body, &format!("NEW ({}):", new.len()), new);
+    section(
+        &mut body,
+        &format!("CONTINUING — renotification ({}):", renotify.len()),
+        renotify,
+    );
+    Bundle { subject, body }
+}
+
+fn section(out: &mut String, header: &str, items: &[BundleItem<'_>]) {
+    if items.is_empty() {
+        return;
+    }
+    out.push_str(header);
+    out.push_str("\n\n");
+    for (i, item) in items.iter().enumerate() {
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "  [{}] {}", i + 1, item.detection.subject);
+        for line in item.detection.body.lines() {
+            let _ = writeln!(out, "      {line}");
+        }
+        out.push('\n');
+    }
+    out.push('\n');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reconcile::Reason;
+    use alarms::Detection;
+
+    fn item(d: &Detection, reason: Reason) -> BundleItem<'_> {
+        BundleItem {
+            event_id: format!("id-{}", d.dedupe_key),
+            detection: d,
+            reason,
+        }
+    }
+
+    #[test]
+    fn layout_with_both_sections() {
+        let a = Detection::new("task:1", "Task 1 failing at 12%", "owner: alice\nsite: BNL");
+        let b = Detection::new("task:2", "Task 2 failing at 5%", "");
+        let c = Detection::new("task:3", "Task 3 failing at 4%", "owner: carol");
+        let bundle = compose(
+            "alarm_demo",
+            "Watch the demo tasks.\n",
+            &[item(&a, Reason::New), item(&b, Reason::New)],
+            &[item(&c, Reason::WindowElapsed)],
+        );
+        assert_eq!(
+            bundle.subject,
+            "[alarm_demo] 3 detection(s), 2 new, 1 continuing"
+        );
+        let want = "Watch the demo tasks.\n\n---\n\n\
+NEW (2):\n\n  [1] Task 1 failing at 12%\n      owner: alice\n      site: BNL\n\n  [2] Task 2 failing at 5%\n\n\n\
+CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: carol\n\n\n";
+        assert_eq!(bundle.body, want);
+    }
+
+    #[test]
+    fn only_continuing_and_no_description() {
+        let c = Detection::new("k", "Still bad", "x");
+        let bundle = compose("alarm_x", "  ", &[], &[item(&c, Reason::NeverNotified)]);
+        assert_eq!(bundle.subject, "[alarm_x] 1 detection(s), 1 continuing");
+        assert!(bundle.body.starts_with("CONTINUING — renotification (1):\n"));
+        assert!(!bundle.body.contains("NEW"));
+    }
+}

@@ -1,0 +1,27 @@
+//! The `log` channel: prints what it would send. For local use and demos;
+//! it counts as a successful send.
+
+use super::{Channel, Message, SendFuture};
+
+/// Writes each message to the log instead of mailing it.
+pub(crate) struct LogChannel;
+
+impl Channel for LogChannel {
+    fn name(&self) -> &'static str {
+        "log"
+    }
+
+    fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
+        Box::pin(async move {
+            tracing::info!(
+                alarm = %message.alarm,
+                from = %message.from,
+                to = %message.to.join(", "),
+                subject = %message.subject,
+                "Email (log channel, not sent).\n{}",
+                message.body
+            );
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,316 @@
+//! Reconciling one alarm's detections with its stored events.
+//!
+//! This is the decision at the heart of a tick, kept free of I/O and of
+//! the clock so that it can be tested exhaustively: given the active
+//! events, what the detector said, the time and the alarm's policy, it
+//! returns the [`Plan`] — which events to create, touch and clear, and
+//! which go into this tick's email, each with the reason it is there.
+
+use std::collections::{HashMap, HashSet};
+
+use alarms::Detection;
+
+/// An active event (`clear_time` null) as reconcile needs to see it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ActiveEvent {
+    pub id: String,
+    pub dedupe_key: String,
+    /// Unix seconds of the last email that carried it; `None` (or 0 in
+    /// rows the old engine wrote) means it was never sent.
+    pub last_notified: Option<f64>,
+}
+
+/// What the alarm's row says about re-sending.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Policy {
+    /// Re-send a still-active event once this many seconds have passed
+    /// since it was last sent; `None` means never.
+    pub renotify_after: Option<f64>,
+}
+
+/// What the detector said this tick.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Outcome<'a> {
+    /// The full set of what is firing now.
+    Detected(&'a [Detection]),
+    /// The detector failed: nothing is known, so nothing may be cleared.
+    Failed,
+}
+
+/// Why an event is in this tick's email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reason {
+    /// The entity started firing this tick.
+    New,
+    /// Still firing and no email has carried it yet (the alarm was
+    /// disabled, or an earlier send failed).
+    NeverNotified,
+    /// Still firing and the renotification window has elapsed.
+    WindowElapsed,
+}
+
+/// One event in the email, pointing at the detection that produced it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct BundleItem<'a> {
+    pub event_id: String,
+    pub detection: &'a Detection,
+    pub reason: Reason,
+}
+
+/// An event to insert.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NewEvent<'a> {
+    pub id: String,
+    pub detection: &'a Detection,
+}
+
+/// An active event seen again.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Touch<'a> {
+    pub id: String,
+    pub detection: &'a Detection,
+}
+
+/// Everything this tick changes for one alarm.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct Plan<'a> {
+    pub create: Vec<NewEvent<'a>>,
+    pub touch: Vec<Touch<'a>>,
+    /// Ids of active events whose entity is no longer detected.
+    pub clear: Vec<String>,
+    /// The NEW section of the email, in detection order.
+    pub bundle_new: Vec<BundleItem<'a>>,
+    /// The CONTINUING section of the email, in detection order.
+    pub bundle_renotify: Vec<BundleItem<'a>>,
+}
+
+impl Plan<'_> {
+    /// Number of distinct entities detected this tick.
+    pub fn detected(&self) -> usize {
+        self.create.len() + self.touch.len()
+    }
+
+    /// Whether an email is due.
+    pub fn has_bundle(&self) -> bool {
+        !self.bundle_new.is_empty() || !self.bundle_renotify.is_empty()
+    }
+}
+
+/// Decides one alarm's tick. `new_id` names the events it creates.
+pub(crate) fn reconcile<'a>(
+    active: &[ActiveEvent],
+    outcome: Outcome<'a>,
+    now: f64,
+    policy: Policy,
+    mut new_id: impl FnMut() -> String,
+) -> Plan<'a> {
+    let Outcome::Detected(detections) = outcome else {
+        return Plan::default();
+    };
+    let by_key: HashMap<&str, &ActiveEvent> =
+        active.iter().map(|e| (e.dedupe_key.as_str(), e)).collect();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(detections.len());
+    let mut plan = Plan::default();
+
+    for detection in detections {
+        if !seen.insert(detection.dedupe_key.as_str()) {
+            continue;
+        }
+        match by_key.get(detection.dedupe_key.as_str()) {
+            None => {
+                let id = new_id();
+                plan.bundle_new.push(BundleItem {
+                    event_id: id.clone(),
+                    detection,
+                    reason: Reason::New,
+                });
+                plan.create.push(NewEvent { id, detection });
+            }
+            Some(event) => {
+                if let Some(reason) = renotify_reason(event, now, policy) {
+                    plan.bundle_renotify.push(BundleItem {
+                        event_id: event.id.clone(),
+                        detection,
+                        reason,
+                    });
+                }
+                plan.touch.push(Touch {
+                    id: event.id.clone(),
+                    detection,
+                });
+            }
+        }
+    }
+
+    plan.clear = active
+        .iter()
+        .filter(|e| !seen.contains(e.dedupe_key.as_str()))
+        .map(|e| e.id.clone())
+        .collect();
+    plan
+}
+
+/// Why a still-firing event goes into this tick's email, if it does.
+fn renotify_reason(event: &ActiveEvent, now: f64, policy: Policy) -> Option<Reason> {
+    match event.last_notified {
+        None => Some(Reason::NeverNotified),
+        Some(t) if t <= 0.0 => Some(Reason::NeverNotified),
+        Some(t) => match policy.renotify_after {
+            Some(window) if window > 0.0 && now - t >= window => Some(Reason::WindowElapsed),
+            _ => None,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NOW: f64 = 1_800_000_000.0;
+    const HOUR: f64 = 3600.0;
+
+    fn det(key: &str) -> Detection {
+        Detection::new(key, format!("subject {key}"), format!("body {key}"))
+    }
+
+    fn active(key: &str, last_notified: Option<f64>) -> ActiveEvent {
+        ActiveEvent {
+            id: format!("ev-{key}"),
+            dedupe_key: key.into(),
+            last_notified,
+        }
+    }
+
+    fn ids() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("new-{n}")
+        }
+    }
+
+    fn keys(items: &[BundleItem<'_>]) -> Vec<String> {
+        items.iter().map(|i| i.detection.dedupe_key.clone()).collect()
+    }
+
+    #[test]
+    fn new_continuing_and_cleared() {
+        let events = [active("a", Some(NOW - HOUR)), active("gone", Some(NOW - HOUR))];
+        let dets = [det("a"), det("b")];
+        let plan = reconcile(&events, Outcome::Detected(&dets), NOW, Policy::default(), ids());
+        assert_eq!(plan.create.len(), 1);
+        assert_eq!(plan.create[0].detection.dedupe_key, "b");
+        assert_eq!(plan.create[0].id, "new-1");
+        assert_eq!(plan.touch.len(), 1);
+        assert_eq!(plan.touch[0].id, "ev-a");
+        assert_eq!(plan.clear, vec!["ev-gone".to_string()]);
+        assert_eq!(keys(&plan.bundle_new), ["b"]);
+        assert!(plan.bundle_renotify.is_empty(), "notified, no window: quiet");
+    }
+
+    #[test]
+    fn renotification_table() {
+        // (last_notified, window hours, expected reason)
+        let cases = [
+            (None, None, Some(Reason::NeverNotified)),
+            (Some(0.0), None, Some(Reason::NeverNotified)),
+            (Some(NOW - HOUR), None, None),
+            (Some(NOW - HOUR), Some(0.0), None),
+            (Some(NOW - HOUR), Some(2.0), None),
+            (Some(NOW - 2.0 * HOUR), Some(2.0), Some(Reason::WindowElapsed)),
+            (Some(NOW - 30.0 * HOUR), Some(24.0), Some(Reason::WindowElapsed)),
+        ];
+        for (last, window, want) in cases {
+            let policy = Policy {
+                renotify_after: window.map(|h| h * HOUR),
+            };
+            let events = [active("a", last)];
+            let dets = [det("a")];
+            let plan = reconcile(&events, Outcome::Detected(&dets), NOW, policy, ids());
+            let got = plan.bundle_renotify.first().map(|i| i.reason);
+            assert_eq!(got, want, "last_notified={last:?} window={window:?}");
+            assert_eq!(plan.touch.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_failed_detector_changes_nothing() {
+        let events = [active("a", None), active("b", Some(NOW))];
+        let plan = reconcile(&events, Outcome::Failed, NOW, Policy::default(), ids());
+        assert_eq!(plan, Plan::default());
+    }
+
+    #[test]
+    fn duplicate_keys_count_once_and_the_first_wins() {
+        let mut second = det("a");
+        second.subject = "second".into();
+        let dets = [det("a"), second];
+        let plan = reconcile(&[], Outcome::Detected(&dets), NOW, Policy::default(), ids());
+        assert_eq!(plan.create.len(), 1);
+        assert_eq!(plan.create[0].detection.subject, "subject a");
+        assert_eq!(plan.detected(), 1);
+    }
+
+    #[test]
+    fn nothing_detected_clears_everything() {
+        let events = [active("a", None), active("b", None)];
+        let plan = reconcile(&events, Outcome::Detected(&[]), NOW, Policy::default(), ids());
+        assert_eq!(plan.clear.len(), 2);
+        assert!(!plan.has_bundle());
+    }
+
+    fn key_strategy() -> impl Strategy<Value = String> {
+        prop::sample::select(vec!["a", "b", "c", "d", "e", "f"]).prop_map(String::from)
+    }
+
+    proptest! {
+        #[test]
+        fn invariants_hold(
+            active_keys in prop::collection::btree_set(key_strategy(), 0..6),
+            notified in prop::collection::vec(prop::option::of(0.0..NOW), 6),
+            detected in prop::collection::vec(key_strategy(), 0..12),
+            window in prop::option::of(0.0..48.0 * HOUR),
+            failed in any::<bool>(),
+        ) {
+            let events: Vec<ActiveEvent> = active_keys
+                .iter()
+                .zip(&notified)
+                .map(|(k, n)| active(k, *n))
+                .collect();
+            let dets: Vec<Detection> = detected.iter().map(|k| det(k)).collect();
+            let outcome = if failed { Outcome::Failed } else { Outcome::Detected(&dets) };
+            let policy = Policy { renotify_after: window };
+            let plan = reconcile(&events, outcome, NOW, policy, ids());
+
+            if failed {
+                prop_assert_eq!(plan, Plan::default());
+                return Ok(());
+            }
+            let unique: HashSet<&str> = detected.iter().map(String::as_str).collect();
+            // Every detected entity is created or touched, exactly once.
+            let mut handled: Vec<&str> = plan.create.iter().map(|c| c.detection.dedupe_key.as_str())
+                .chain(plan.touch.iter().map(|t| t.detection.dedupe_key.as_str()))
+                .collect();
+            handled.sort_unstable();
+            let mut want: Vec<&str> = unique.iter().copied().collect();
+            want.sort_unstable();
+            prop_assert_eq!(handled, want);
+            // Never a second active event for a key that has one.
+            for c in &plan.create {
+                prop_assert!(!active_keys.contains(&c.detection.dedupe_key));
+            }
+            // Exactly the undetected active events clear.
+            let cleared: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
+            for e in &events {
+                prop_assert_eq!(cleared.contains(e.id.as_str()), !unique.contains(e.dedupe_key.as_str()));
+            }
+            // NEW is exactly what was created; CONTINUING only touched events.
+            prop_assert_eq!(plan.bundle_new.len(), plan.create.len());
+            let touched: HashSet<&str> = plan.touch.iter().map(|t| t.id.as_str()).collect();
+            for item in &plan.bundle_renotify {
+                prop_assert!(touched.contains(item.event_id.as_str()));
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! Event rows: loading an alarm's active events and writing a tick's plan.
+//!
+//! Writes are set-based: each kind of change is one statement over arrays
+//! (`UNNEST`), so an alarm's tick costs the same handful of statements
+//! whether it touches two entities or two thousand.
+
+use deadpool_postgres::GenericClient;
+use serde_json::{Map, Value};
+
+use super::{ctx, keys, StoreError};
+use crate::reconcile::ActiveEvent;
+
+/// A row to insert, fully composed.
+#[derive(Debug, Clone)]
+pub(crate) struct EventInsert {
+    pub id: String,
+    pub title: String,
+    pub content: String,
+    pub data: Value,
+}
+
+/// An active event's id and the `data` keys to merge into it.
+#[derive(Debug, Clone)]
+pub(crate) struct EventPatch {
+    pub id: String,
+    pub patch: Value,
+}
+
+/// The active events of one alarm (`data.entry_id = event_<name>`).
+pub(crate) async fn load_active(
+    client: &impl GenericClient,
+    event_entry_id: &str,
+) -> Result<Vec<ActiveEvent>, StoreError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, COALESCE(data->>'dedupe_key', ''), data->'last_notified' FROM entry
+             WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
+               AND (data->>'clear_time') IS NULL AND archived = false AND deleted_at IS NULL",
+        )
+        .await
+        .map_err(ctx("loading active events"))?;
+    let rows = client
+        .query(&stmt, &[&keys::KIND_EVENT, &keys::CONTEXT, &event_entry_id])
+        .await
+        .map_err(ctx("loading active events"))?;
+    Ok(rows
+        .iter()
+        .map(|r| ActiveEvent {
+            id: r.get(0),
+            dedupe_key: r.get(1),
+            last_notified: unix_seconds(r.get::<_, Option<Value>>(2).as_ref()),
+        })
+        .collect())
+}
+
+/// Reads a timestamp the old engine or this one wrote: a number, or a
+/// numeric string; anything else counts as absent.
+fn unix_seconds(value: Option<&Value>) -> Option<f64> {
+    match value? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Inserts new events in one statement.
+pub(crate) async fn insert(
+    client: &impl GenericClient,
+    events: &[EventInsert],
+    now: f64,
+) -> Result<(), StoreError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    let titles: Vec<&str> = events.iter().map(|e| e.title.as_str()).collect();
+    let contents: Vec<&str> = events.iter().map(|e| e.content.as_str()).collect();
+    let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, priority, status,
+                                archived, parent_id, timestamp_created, timestamp_modified,
+                                deleted_at)
+             SELECT u.id, u.title, u.content, $5, $6, NULL, u.data, NULL, 'active',
+                    false, NULL, $7, $7, NULL
+             FROM UNNEST($1::varchar[], $2::varchar[], $3::text[], $4::jsonb[])
+                  AS u(id, title, content, data)",
+        )
+        .await
+        .map_err(ctx("creating events"))?;
+    client
+        .execute(
+            &stmt,
+            &[&ids, &titles, &contents, &data, &keys::KIND_EVENT, &keys::CONTEXT, &now],
+        )
+        .await
+        .map_err(ctx("creating events"))?;
+    Ok(())
+}
+
+/// Merges each patch into its event's `data`, in one statement.
+pub(crate) async fn patch(
+    client: &impl GenericClient,
+    patches: &[EventPatch],
+    now: f64,
+    context: &'static str,
+) -> Result<(), StoreError> {
+    if patches.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = patches.iter().map(|p| p.id.as_str()).collect();
+    let data: Vec<&Value> = patches.iter().map(|p| &p.patch).collect();
+    let stmt = client
+        .prepare_cached(
+            "UPDATE entry e
+             SET data = COALESCE(e.data, '{}'::jsonb) || u.patch, timestamp_modified = $3
+             FROM UNNEST($1::varchar[], $2::jsonb[]) AS u(id, patch)
+             WHERE e.id = u.id",
+        )
+        .await
+        .map_err(ctx(context))?;
+    client
+        .execute(&stmt, &[&ids, &data, &now])
+        .await
+        .map_err(ctx(context))?;
+    Ok(())
+}
+
+/// Sets one `data` key to `now` on every listed event, in one statement.
+pub(crate) async fn stamp(
+    client: &impl GenericClient,
+    ids: &[String],
+    key: &'static str,
+    now: f64,
+    context: &'static str,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let stmt = client
+        .prepare_cached(
+            "UPDATE entry
+             SET data = COALESCE(data, '{}'::jsonb) || jsonb_build_object($2::text, $3::float8),
+                 timestamp_modified = $3
+             WHERE id = ANY($1::varchar[])",
+        )
+        .await
+        .map_err(ctx(context))?;
+    client
+        .execute(&stmt, &[&ids, &key, &now])
+        .await
+        .map_err(ctx(context))?;
+    Ok(())
+}
+
+/// A detection's structured context without the engine's own keys.
+pub(crate) fn detection_context(extra: &Map<String, Value>) -> Map<String, Value> {
+    extra
+        .iter()
+        .filter(|(k, _)| !keys::ENGINE_EVENT_KEYS.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timestamps_old_and_new() {
+        assert_eq!(unix_seconds(Some(&json!(1.5))), Some(1.5));
+        assert_eq!(unix_seconds(Some(&json!(17))), Some(17.0));
+        assert_eq!(unix_seconds(Some(&json!("12.25"))), Some(12.25));
+        assert_eq!(unix_seconds(Some(&json!(null))), None);
+        assert_eq!(unix_seconds(None), None);
+    }
+
+    #[test]
+    fn engine_keys_win_over_context() {
+        let extra = json!({"rate": 0.2, "dedupe_key": "spoof", "last_notified": 1});
+        let got = detection_context(extra.as_object().expect("object"));
+        assert_eq!(Value::Object(got), json!({"rate": 0.2}));
+    }
+}

@@ -1,0 +1,131 @@
+//! Everything that talks to Postgres: the pool, migrations, the tick
+//! lock, and the reads and writes of alarm, event and run rows.
+//!
+//! All SQL lives here. The dashboard owns the table layout and the JSON
+//! key names; [`keys`] spells them out in one place.
+
+pub(crate) mod alarms;
+pub(crate) mod events;
+pub(crate) mod lock;
+pub mod migrate;
+pub(crate) mod runs;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::{error::SqlState, NoTls};
+
+use crate::config::DbConfig;
+
+/// Names fixed by the dashboard: the context rows, kinds and JSON keys.
+pub(crate) mod keys {
+    /// The context of alarms, events and engine runs.
+    pub const CONTEXT: &str = "swf-alarms";
+    /// The context of team rows (`name = '@team'`, `content` = emails).
+    pub const TEAMS_CONTEXT: &str = "teams";
+    pub const KIND_ALARM: &str = "alarm";
+    pub const KIND_EVENT: &str = "event";
+    pub const KIND_RUN: &str = "engine_run";
+    pub const KIND_TEAM: &str = "team";
+
+    pub const ENTRY_ID: &str = "entry_id";
+    pub const FIRE_TIME: &str = "fire_time";
+    pub const CLEAR_TIME: &str = "clear_time";
+    pub const LAST_SEEN: &str = "last_seen";
+    pub const LAST_NOTIFIED: &str = "last_notified";
+    pub const DEDUPE_KEY: &str = "dedupe_key";
+    pub const SUBJECT: &str = "subject";
+    pub const SEVERITY: &str = "severity";
+    pub const RECIPIENTS: &str = "recipients";
+    pub const ALARM_CONFIG_ID: &str = "alarm_config_id";
+
+    /// Keys of an event's `data` that the engine owns: a detection's
+    /// structured context never overwrites them.
+    pub const ENGINE_EVENT_KEYS: &[&str] = &[
+        ENTRY_ID,
+        FIRE_TIME,
+        CLEAR_TIME,
+        LAST_SEEN,
+        LAST_NOTIFIED,
+        DEDUPE_KEY,
+        SUBJECT,
+        SEVERITY,
+        RECIPIENTS,
+        ALARM_CONFIG_ID,
+    ];
+}
+
+/// A database failure, keeping the driver's error as its source.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Could not connect.
+    #[error("cannot connect to {target}")]
+    Connect {
+        /// `user@host:port/name`.
+        target: String,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+    /// No connection could be had from the pool.
+    #[error("cannot get a database connection")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A statement failed.
+    #[error("{context}")]
+    Query {
+        /// What the engine was doing.
+        context: &'static str,
+        /// The driver's error.
+        source: tokio_postgres::Error,
+    },
+    /// The schema is not what this engine needs.
+    #[error("{0}")]
+    Schema(String),
+}
+
+impl StoreError {
+    /// Whether the failure is a unique-index violation (a second active
+    /// event for an entity that already has one).
+    pub fn is_unique_violation(&self) -> bool {
+        let source = match self {
+            StoreError::Query { source, .. } | StoreError::Connect { source, .. } => source,
+            _ => return false,
+        };
+        source.code() == Some(&SqlState::UNIQUE_VIOLATION)
+    }
+}
+
+/// Wraps a driver error with what the engine was doing.
+pub(crate) fn ctx(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
+    move |source| StoreError::Query { context, source }
+}
+
+/// A connection pool for the tick's alarms.
+pub(crate) fn pool(db: &DbConfig, size: usize) -> Result<Pool, StoreError> {
+    let manager = Manager::from_config(
+        db.pg.clone(),
+        NoTls,
+        ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        },
+    );
+    Pool::builder(manager)
+        .max_size(size)
+        .build()
+        .map_err(|e| StoreError::Schema(format!("cannot build the connection pool: {e}")))
+}
+
+/// One connection outside the pool, its driver task spawned.
+pub(crate) async fn connect(db: &DbConfig) -> Result<tokio_postgres::Client, StoreError> {
+    let (client, connection) = db
+        .pg
+        .connect(NoTls)
+        .await
+        .map_err(|source| StoreError::Connect {
+            target: db.target(),
+            source,
+        })?;
+    tokio::spawn(async move {
+        if let Err(error) = connection.await {
+            tracing::debug!(error = %error, "Database connection closed.");
+        }
+    });
+    Ok(client)
+}

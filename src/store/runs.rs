@@ -1,0 +1,46 @@
+//! The engine run row: one per tick, opened at the start and closed at the end.
+
+use deadpool_postgres::GenericClient;
+use serde_json::{json, Value};
+
+use super::{ctx, keys, StoreError};
+
+/// Inserts the run row (`status = 'active'`) and returns its id.
+pub(crate) async fn start(client: &impl GenericClient, now: f64) -> Result<String, StoreError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let title = format!("Engine run {}", crate::time::utc_label(now));
+    let data = json!({
+        keys::ENTRY_ID: format!("run_{}", now.floor() as i64),
+        "started_at": now,
+    });
+    client
+        .execute(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, priority,
+                                status, archived, parent_id, timestamp_created,
+                                timestamp_modified, deleted_at)
+             VALUES ($1, $2, '', $3, $4, NULL, $5, NULL, 'active', false, NULL, $6, $6, NULL)",
+            &[&id, &title, &keys::KIND_RUN, &keys::CONTEXT, &data, &now],
+        )
+        .await
+        .map_err(ctx("recording the start of the run"))?;
+    Ok(id)
+}
+
+/// Merges the tick's results into the run row and marks it `done`.
+pub(crate) async fn finish(
+    client: &impl GenericClient,
+    id: &str,
+    results: &Value,
+    now: f64,
+) -> Result<(), StoreError> {
+    client
+        .execute(
+            "UPDATE entry SET data = COALESCE(data, '{}'::jsonb) || $2, status = 'done',
+                              timestamp_modified = $3
+             WHERE id = $1",
+            &[&id, results, &now],
+        )
+        .await
+        .map_err(ctx("recording the end of the run"))?;
+    Ok(())
+}

@@ -1,0 +1,616 @@
+//! One tick: every alarm, once, then a record of what happened.
+//!
+//! The steps follow DESIGN.md "One tick, precisely". For the tick as a
+//! whole: take the lock, check the schema, load alarms and teams, open
+//! the run row, run the alarms (concurrently, bounded), close the run row.
+//! For each alarm, in [`run_alarm`]: load its active events, detect,
+//! reconcile, persist (one transaction), compose, send, mark notified,
+//! report. An alarm's failure of any kind stays inside its report.
+
+use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
+
+use alarms::{Ctx, DetectError, Detection};
+use deadpool_postgres::Pool;
+use serde_json::{json, Map, Value};
+use tokio::{sync::Semaphore, task::JoinSet};
+use tracing::Instrument;
+
+use crate::{
+    alarm::Alarm,
+    config::Config,
+    error_chain,
+    notify::{self, compose::compose, Channel, Message, SendError},
+    recipients::{self, Resolved},
+    reconcile::{reconcile, Outcome, Plan, Policy},
+    store::{
+        self,
+        alarms::AlarmRow,
+        events::{self, EventInsert, EventPatch},
+        keys, lock, migrate, runs, StoreError,
+    },
+    time,
+};
+
+/// How a tick is run.
+#[derive(Debug, Clone, Default)]
+pub struct TickOptions {
+    /// Write all state, send nothing.
+    pub dry_run: bool,
+    /// The tick's clock (Unix seconds); `None` reads the system clock.
+    pub now: Option<f64>,
+}
+
+/// What a tick did, for the summary line and the exit status.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TickSummary {
+    /// The run row's id.
+    pub run_id: String,
+    /// Alarms whose detector ran.
+    pub alarms_run: usize,
+    /// Alarms that failed in any way.
+    pub alarms_errored: usize,
+    /// Distinct detections over all alarms.
+    pub detections: usize,
+    /// Events created.
+    pub new_events: usize,
+    /// Events cleared.
+    pub cleared: usize,
+    /// Emails sent.
+    pub emails_sent: usize,
+    /// Emails that failed to send.
+    pub emails_failed: usize,
+    /// Wall time of the tick.
+    pub duration: Duration,
+}
+
+/// The result of asking for a tick.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TickOutcome {
+    /// Another tick holds the lock; nothing was done.
+    AlreadyRunning,
+    /// The tick ran.
+    Done(TickSummary),
+}
+
+/// What every alarm task shares.
+struct Shared {
+    pool: Pool,
+    teams: HashMap<String, Vec<String>>,
+    channel: Box<dyn Channel>,
+    from: String,
+    dry_run: bool,
+    now: Option<f64>,
+    alarm_timeout: Duration,
+    send_timeout: Duration,
+    slots: Semaphore,
+}
+
+impl Shared {
+    fn now(&self) -> f64 {
+        self.now.unwrap_or_else(time::now)
+    }
+}
+
+/// Runs one tick against the configured database.
+///
+/// An `Err` means nothing was done (the database is unreachable, or
+/// migrations are pending); alarm failures are in the summary instead.
+pub async fn run_tick(config: &Config, options: &TickOptions) -> Result<TickOutcome, StoreError> {
+    let started = Instant::now();
+    let Some(_lock) = lock::try_acquire(&config.db).await? else {
+        return Ok(TickOutcome::AlreadyRunning);
+    };
+
+    let pool = store::pool(&config.db, config.engine.concurrency + 1)?;
+    let client = pool.get().await?;
+    let pending = migrate::pending(&client).await?;
+    if !pending.is_empty() {
+        let names: Vec<&str> = pending.iter().map(|m| m.name).collect();
+        return Err(StoreError::Schema(format!(
+            "the database at {} has {} pending migration(s) ({}); run `swf-alarms migrate --config <file>` first",
+            config.db.target(),
+            pending.len(),
+            names.join(", ")
+        )));
+    }
+    let rows = store::alarms::load(&client).await?;
+    let teams = store::alarms::load_teams(&client).await?;
+    let started_at = options.now.unwrap_or_else(time::now);
+    let run_id = runs::start(&client, started_at).await?;
+    drop(client);
+    tracing::info!(run = %run_id, alarms = rows.len(), dry_run = options.dry_run, "Tick started.");
+
+    let shared = Arc::new(Shared {
+        pool: pool.clone(),
+        teams,
+        channel: notify::channel(&config.email),
+        from: config.email.from.clone(),
+        dry_run: options.dry_run,
+        now: options.now,
+        alarm_timeout: config.engine.alarm_timeout,
+        send_timeout: config.email.timeout,
+        slots: Semaphore::new(config.engine.concurrency),
+    });
+    let reports = run_alarms(&shared, rows).await;
+
+    let mut summary = TickSummary {
+        run_id: run_id.clone(),
+        ..TickSummary::default()
+    };
+    let mut per_alarm = Map::new();
+    let mut error_details = Vec::new();
+    for report in reports {
+        summary.alarms_run += usize::from(report.ran);
+        summary.alarms_errored += usize::from(report.errored);
+        summary.detections += report.detections;
+        summary.new_events += report.created;
+        summary.cleared += report.cleared;
+        match report.sent {
+            Some(true) => summary.emails_sent += 1,
+            Some(false) => summary.emails_failed += 1,
+            None => {}
+        }
+        if !report.problems.is_empty() {
+            error_details.push(format!("[{}] {}", report.key, report.problems.join("\n")));
+        }
+        per_alarm.insert(report.key.clone(), report.record());
+    }
+    let finished_at = options.now.unwrap_or_else(time::now);
+    let results = json!({
+        "finished_at": finished_at,
+        "alarms_run": summary.alarms_run,
+        "alarms_seen": summary.detections,
+        "notifications_sent": summary.emails_sent,
+        "errors": summary.alarms_errored,
+        "error_details": error_details.join("\n\n"),
+        "per_alarm": per_alarm,
+    });
+    let client = pool.get().await?;
+    runs::finish(&client, &run_id, &results, finished_at).await?;
+    summary.duration = started.elapsed();
+    tracing::info!(
+        run = %run_id,
+        alarms_run = summary.alarms_run,
+        detections = summary.detections,
+        new = summary.new_events,
+        cleared = summary.cleared,
+        emails_sent = summary.emails_sent,
+        emails_failed = summary.emails_failed,
+        errors = summary.alarms_errored,
+        duration_ms = summary.duration.as_millis() as u64,
+        "Tick finished."
+    );
+    Ok(TickOutcome::Done(summary))
+}
+
+/// Runs every alarm in its own task, at most `concurrency` at a time.
+async fn run_alarms(shared: &Arc<Shared>, rows: Vec<AlarmRow>) -> Vec<AlarmReport> {
+    let mut tasks = JoinSet::new();
+    let mut keys_by_task = HashMap::new();
+    for row in rows {
+        let key = report_key(&row);
+        let shared = Arc::clone(shared);
+        let span = tracing::info_span!("alarm", alarm = %key);
+        let handle = tasks.spawn(
+            async move {
+                // The semaphore is never closed, so acquiring cannot fail.
+                let _slot = shared.slots.acquire().await.ok();
+                run_alarm(&shared, row).await
+            }
+            .instrument(span),
+        );
+        keys_by_task.insert(handle.id(), key);
+    }
+    let mut reports = Vec::with_capacity(keys_by_task.len());
+    while let Some(joined) = tasks.join_next_with_id().await {
+        match joined {
+            Ok((_, report)) => reports.push(report),
+            Err(error) => {
+                // Only a bug in the engine itself lands here: detector
+                // panics are caught closer to the detector.
+                let key = keys_by_task.remove(&error.id()).unwrap_or_default();
+                tracing::error!(alarm = %key, error = %error, "Alarm task failed.");
+                let mut report = AlarmReport::new(key);
+                report.fail(format!("engine task failed: {error}"));
+                reports.push(report);
+            }
+        }
+    }
+    reports.sort_by(|a, b| a.key.cmp(&b.key));
+    reports
+}
+
+/// The key of an alarm in the run record: its `entry_id`, or its row id
+/// when the row has none.
+fn report_key(row: &AlarmRow) -> String {
+    row.data
+        .as_ref()
+        .and_then(|d| d.get(keys::ENTRY_ID))
+        .and_then(Value::as_str)
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|| format!("row:{}", row.id))
+}
+
+/// Why an alarm failed this tick.
+#[derive(Debug, thiserror::Error)]
+enum AlarmError {
+    #[error("bad alarm row {id}: {reason}")]
+    BadRow { id: String, reason: String },
+    #[error("no detector named {name:?} (from {origin}); registered: {known}")]
+    UnknownDetector {
+        name: String,
+        origin: &'static str,
+        known: String,
+    },
+    #[error("detector {detector} failed")]
+    Detect {
+        detector: String,
+        source: DetectError,
+    },
+    #[error("database")]
+    Store(#[from] StoreError),
+    #[error("send failed; the events stay un-notified and go out with the next tick")]
+    Send(#[source] SendError),
+    #[error("send timed out after {0:?}; the events stay un-notified and go out with the next tick")]
+    SendTimeout(Duration),
+    #[error("no recipients: data.recipients resolves to no address; nothing was sent")]
+    NoRecipients,
+}
+
+/// One alarm's outcome: the `per_alarm` entry of the run row, plus counts.
+#[derive(Debug)]
+struct AlarmReport {
+    key: String,
+    ran: bool,
+    errored: bool,
+    problems: Vec<String>,
+    enabled: bool,
+    detections: usize,
+    created: usize,
+    cleared: usize,
+    /// `None` when no send was attempted.
+    sent: Option<bool>,
+    subject: String,
+    new_ids: Vec<String>,
+    renotify_ids: Vec<String>,
+    params: Value,
+    recipients: Vec<String>,
+}
+
+impl AlarmReport {
+    fn new(key: String) -> Self {
+        AlarmReport {
+            key,
+            ran: false,
+            errored: false,
+            problems: Vec::new(),
+            enabled: true,
+            detections: 0,
+            created: 0,
+            cleared: 0,
+            sent: None,
+            subject: String::new(),
+            new_ids: Vec::new(),
+            renotify_ids: Vec::new(),
+            params: Value::Object(Map::new()),
+            recipients: Vec::new(),
+        }
+    }
+
+    fn fail(&mut self, message: String) {
+        self.errored = true;
+        self.problems.push(message);
+    }
+
+    /// The `per_alarm` entry, with exactly the dashboard's fields.
+    fn record(&self) -> Value {
+        json!({
+            "enabled": self.enabled,
+            "alarms_seen": self.detections,
+            "errors": u8::from(self.errored),
+            "error_message": self.problems.join("\n"),
+            "bundle_new": self.new_ids.len(),
+            "bundle_renotify": self.renotify_ids.len(),
+            "bundle_sent": self.sent == Some(true),
+            "bundle_subject": self.subject,
+            "bundle_new_event_ids": self.new_ids,
+            "bundle_renotify_event_ids": self.renotify_ids,
+            "params": self.params,
+            "recipients": self.recipients,
+        })
+    }
+}
+
+/// Runs one alarm from its row to its report.
+async fn run_alarm(shared: &Shared, row: AlarmRow) -> AlarmReport {
+    let mut report = AlarmReport::new(report_key(&row));
+    let alarm = match Alarm::parse(&row) {
+        Ok(alarm) => alarm,
+        Err(reason) => {
+            let error = AlarmError::BadRow {
+                id: row.id.clone(),
+                reason,
+            };
+            tracing::error!(error = %error, "Alarm row is invalid; the alarm did not run.");
+            report.fail(error.to_string());
+            return report;
+        }
+    };
+    report.enabled = alarm.enabled;
+    report.params = alarm.params.clone();
+    let resolved = recipients::resolve(&alarm.recipient_tokens, &shared.teams);
+    report.recipients = resolved.addresses.clone();
+    if !resolved.unresolved_teams.is_empty() {
+        let teams = resolved.unresolved_teams.join(", ");
+        tracing::warn!(teams = %teams, "Unresolved team(s) in data.recipients; skipped.");
+        report
+            .problems
+            .push(format!("unresolved team(s) in data.recipients, skipped: {teams}"));
+    }
+
+    if let Err(error) = process(shared, &alarm, &resolved, &mut report).await {
+        let message = error_chain(&error, "\n");
+        tracing::error!(error = %error_chain(&error, ": "), "Alarm failed.");
+        report.fail(message);
+    }
+    report
+}
+
+/// Steps 1–5 of the tick for one alarm, filling in `report` as it goes.
+async fn process(
+    shared: &Shared,
+    alarm: &Alarm,
+    resolved: &Resolved,
+    report: &mut AlarmReport,
+) -> Result<(), AlarmError> {
+    let mut client = shared.pool.get().await.map_err(StoreError::from)?;
+    let active = events::load_active(&client, &alarm.event_entry_id()).await?;
+
+    report.ran = alarms::find(&alarm.detector).is_some();
+    let detected = detect(shared, alarm).await;
+
+    let now = shared.now();
+    let policy = Policy {
+        renotify_after: (alarm.renotification_window_hours > 0.0)
+            .then(|| alarm.renotification_window_hours * 3600.0),
+    };
+    let outcome = match &detected {
+        Ok(detections) => Outcome::Detected(detections),
+        Err(_) => Outcome::Failed,
+    };
+    let plan = reconcile(&active, outcome, now, policy, || {
+        uuid::Uuid::new_v4().to_string()
+    });
+    // A failed detector yields an empty plan: nothing created, nothing cleared.
+    if let Err(error) = detected {
+        return Err(error);
+    }
+    persist(&mut client, alarm, &resolved.addresses, &plan, now).await?;
+    report.detections = plan.detected();
+    report.created = plan.create.len();
+    report.cleared = plan.clear.len();
+    report.new_ids = plan.bundle_new.iter().map(|i| i.event_id.clone()).collect();
+    report.renotify_ids = plan
+        .bundle_renotify
+        .iter()
+        .map(|i| i.event_id.clone())
+        .collect();
+    for item in plan.bundle_new.iter().chain(&plan.bundle_renotify) {
+        tracing::debug!(event = %item.event_id, key = %item.detection.dedupe_key, reason = ?item.reason, "Bundled.");
+    }
+    if !plan.has_bundle() {
+        return Ok(());
+    }
+
+    let bundle = compose(
+        &alarm.entry_id,
+        &alarm.description,
+        &plan.bundle_new,
+        &plan.bundle_renotify,
+    );
+    report.subject = bundle.subject.clone();
+    if !alarm.enabled || shared.dry_run {
+        tracing::info!(
+            subject = %bundle.subject,
+            reason = if shared.dry_run { "dry run" } else { "alarm disabled" },
+            "Email composed, not sent."
+        );
+        return Ok(());
+    }
+    if resolved.addresses.is_empty() {
+        return Err(AlarmError::NoRecipients);
+    }
+    let message = Message {
+        alarm: alarm.entry_id.clone(),
+        from: shared.from.clone(),
+        to: resolved.addresses.clone(),
+        subject: bundle.subject,
+        body: bundle.body,
+    };
+    report.sent = Some(false);
+    match tokio::time::timeout(shared.send_timeout, shared.channel.send(&message)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return Err(AlarmError::Send(error)),
+        Err(_) => return Err(AlarmError::SendTimeout(shared.send_timeout)),
+    }
+    report.sent = Some(true);
+    tracing::info!(subject = %message.subject, to = message.to.len(), channel = shared.channel.name(), "Email sent.");
+
+    let notified: Vec<String> = report
+        .new_ids
+        .iter()
+        .chain(&report.renotify_ids)
+        .cloned()
+        .collect();
+    events::stamp(
+        &client,
+        &notified,
+        keys::LAST_NOTIFIED,
+        shared.now(),
+        "marking events notified",
+    )
+    .await?;
+    Ok(())
+}
+
+/// Step 2: runs the detector in its own task, so that a panic or a hang
+/// is this alarm's error and nobody else's.
+async fn detect(shared: &Shared, alarm: &Alarm) -> Result<Vec<Detection>, AlarmError> {
+    let Some(registration) = alarms::find(&alarm.detector) else {
+        return Err(AlarmError::UnknownDetector {
+            name: alarm.detector.clone(),
+            origin: if alarm.entry_id.strip_prefix("alarm_") == Some(alarm.detector.as_str()) {
+                "data.entry_id; set data.detector to choose one explicitly"
+            } else {
+                "data.detector"
+            },
+            known: alarms::registry()
+                .iter()
+                .map(|r| r.name)
+                .collect::<Vec<_>>()
+                .join(", "),
+        });
+    };
+    let failed = |source| AlarmError::Detect {
+        detector: registration.name.to_owned(),
+        source,
+    };
+    let ctx = Ctx::new(shared.now(), alarm.entry_id.clone());
+    let mut task = tokio::spawn((registration.detect)(ctx, alarm.params.clone()));
+    match tokio::time::timeout(shared.alarm_timeout, &mut task).await {
+        Ok(Ok(result)) => result.map_err(failed),
+        Ok(Err(join_error)) => Err(failed(DetectError::Panicked(panic_message(join_error)))),
+        Err(_) => {
+            task.abort();
+            Err(failed(DetectError::Timeout(shared.alarm_timeout)))
+        }
+    }
+}
+
+fn panic_message(error: tokio::task::JoinError) -> String {
+    if !error.is_panic() {
+        return error.to_string();
+    }
+    let payload = error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic with a non-text payload".into())
+}
+
+/// Steps 3–4: writes the plan in one transaction, one statement per kind
+/// of change.
+async fn persist(
+    client: &mut deadpool_postgres::Client,
+    alarm: &Alarm,
+    recipients: &[String],
+    plan: &Plan<'_>,
+    now: f64,
+) -> Result<(), StoreError> {
+    let inserts: Vec<EventInsert> = plan
+        .create
+        .iter()
+        .map(|new| new_event(alarm, &new.id, new.detection, recipients, now))
+        .collect();
+    let touches: Vec<EventPatch> = plan
+        .touch
+        .iter()
+        .map(|touch| {
+            let mut patch = events::detection_context(&touch.detection.extra);
+            patch.insert(keys::LAST_SEEN.into(), json!(now));
+            EventPatch {
+                id: touch.id.clone(),
+                patch: Value::Object(patch),
+            }
+        })
+        .collect();
+    if plan.create.is_empty() && plan.touch.is_empty() && plan.clear.is_empty() {
+        return Ok(());
+    }
+    let txn = client
+        .transaction()
+        .await
+        .map_err(store::ctx("starting the alarm's transaction"))?;
+    events::insert(&txn, &inserts, now).await?;
+    events::patch(&txn, &touches, now, "touching events").await?;
+    events::stamp(&txn, &plan.clear, keys::CLEAR_TIME, now, "clearing events").await?;
+    txn.commit()
+        .await
+        .map_err(store::ctx("committing the alarm's changes"))
+}
+
+/// The row of a new event: the detection's context, then the engine's keys.
+fn new_event(
+    alarm: &Alarm,
+    id: &str,
+    detection: &Detection,
+    recipients: &[String],
+    now: f64,
+) -> EventInsert {
+    let mut data = events::detection_context(&detection.extra);
+    data.insert(keys::ENTRY_ID.into(), json!(alarm.event_entry_id()));
+    data.insert(keys::FIRE_TIME.into(), json!(now));
+    data.insert(keys::CLEAR_TIME.into(), Value::Null);
+    data.insert(keys::LAST_SEEN.into(), json!(now));
+    data.insert(keys::DEDUPE_KEY.into(), json!(detection.dedupe_key));
+    data.insert(keys::SUBJECT.into(), json!(detection.subject));
+    data.insert(keys::SEVERITY.into(), json!(alarm.severity));
+    data.insert(keys::RECIPIENTS.into(), json!(recipients));
+    data.insert(keys::ALARM_CONFIG_ID.into(), json!(alarm.id));
+    let description = alarm.description.trim_end();
+    let content = if description.is_empty() {
+        detection.body.clone()
+    } else {
+        format!("{description}\n\n---\n\n{}", detection.body)
+    };
+    EventInsert {
+        id: id.to_owned(),
+        title: truncate_chars(&detection.subject, 255),
+        content,
+        data: Value::Object(data),
+    }
+}
+
+/// The first `max` characters of `text`.
+fn truncate_chars(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((at, _)) => text[..at].to_owned(),
+        None => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_cut_on_char_boundaries() {
+        assert_eq!(truncate_chars("ééé", 2), "éé");
+        assert_eq!(truncate_chars("ab", 5), "ab");
+        assert_eq!(truncate_chars(&"x".repeat(300), 255).len(), 255);
+    }
+
+    #[test]
+    fn engine_keys_win_in_a_new_event() {
+        let alarm = Alarm::parse(&AlarmRow {
+            id: "alarm-row".into(),
+            content: "Desc\n".into(),
+            data: Some(json!({"entry_id": "alarm_demo", "severity": "critical"})),
+        })
+        .expect("valid");
+        let mut detection = Detection::new("k:1", "Subject", "Body");
+        detection.extra.insert("dedupe_key".into(), json!("spoofed"));
+        detection.extra.insert("rate".into(), json!(0.5));
+        let row = new_event(&alarm, "ev-1", &detection, &["a@x".into()], 100.0);
+        assert_eq!(row.content, "Desc\n\n---\n\nBody");
+        assert_eq!(row.data["dedupe_key"], "k:1");
+        assert_eq!(row.data["rate"], 0.5);
+        assert_eq!(row.data["entry_id"], "event_demo");
+        assert_eq!(row.data["alarm_config_id"], "alarm-row");
+        assert_eq!(row.data["severity"], "critical");
+        assert!(row.data["clear_time"].is_null());
+        assert!(row.data.get("last_notified").is_none());
+    }
+}

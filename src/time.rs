@@ -1,0 +1,24 @@
+//! Time as the dashboard stores it: float Unix seconds.
+
+use chrono::{DateTime, Utc};
+
+/// Now, in Unix seconds.
+pub(crate) fn now() -> f64 {
+    let now = Utc::now();
+    now.timestamp() as f64 + f64::from(now.timestamp_subsec_micros()) / 1e6
+}
+
+/// `YYYYMMDD HH:MM:SS UTC`, the run rows' title format.
+pub(crate) fn utc_label(unix: f64) -> String {
+    DateTime::<Utc>::from_timestamp(unix.floor() as i64, 0)
+        .map(|t| t.format("%Y%m%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{unix}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn label() {
+        assert_eq!(super::utc_label(1_700_000_000.7), "20231114 22:13:20 UTC");
+    }
+}
