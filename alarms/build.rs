@@ -24,7 +24,10 @@ fn main() {
     for name in &names {
         let path = dir.join(format!("{name}.rs"));
         println!("cargo:rerun-if-changed={}", path.display());
-        out.push_str(&format!("#[path = {:?}]\npub mod {name};\n", path.display().to_string()));
+        out.push_str(&format!(
+            "#[path = {:?}]\npub mod {name};\n",
+            path.display().to_string()
+        ));
     }
     out.push_str(&format!(
         "/// The detector files this crate was built from, for the registry self-check.\n\

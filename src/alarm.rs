@@ -77,9 +77,7 @@ impl Alarm {
             None | Some(Value::Null) => true,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                return Err(format!(
-                    "data.enabled must be true or false, found {other}"
-                ))
+                return Err(format!("data.enabled must be true or false, found {other}"))
             }
         };
         let severity = match data.get("severity") {
@@ -96,9 +94,7 @@ impl Alarm {
                     match item {
                         Value::String(s) => tokens.extend(split_tokens(s)),
                         other => {
-                            return Err(format!(
-                                "data.recipients must hold strings, found {other}"
-                            ))
+                            return Err(format!("data.recipients must hold strings, found {other}"))
                         }
                     }
                 }
@@ -121,7 +117,8 @@ impl Alarm {
         if !(renotification_window_hours.is_finite() && renotification_window_hours >= 0.0) {
             return Err(format!(
                 "data.renotification_window_hours must be a number of hours (0 = never), found {}",
-                data.get("renotification_window_hours").unwrap_or(&Value::Null)
+                data.get("renotification_window_hours")
+                    .unwrap_or(&Value::Null)
             ));
         }
         let params = match data.get("params") {
@@ -207,12 +204,27 @@ mod tests {
     fn each_bad_key_is_named() {
         let cases = [
             (json!({}), "data.entry_id"),
-            (json!({"entry_id": "alarm_a", "renotification_window_hours": "soon"}), "renotification_window_hours"),
-            (json!({"entry_id": "alarm_a", "renotification_window_hours": -1}), "renotification_window_hours"),
+            (
+                json!({"entry_id": "alarm_a", "renotification_window_hours": "soon"}),
+                "renotification_window_hours",
+            ),
+            (
+                json!({"entry_id": "alarm_a", "renotification_window_hours": -1}),
+                "renotification_window_hours",
+            ),
             (json!({"entry_id": "alarm_a", "params": [1]}), "data.params"),
-            (json!({"entry_id": "alarm_a", "recipients": 5}), "data.recipients"),
-            (json!({"entry_id": "alarm_a", "enabled": "yes"}), "data.enabled"),
-            (json!({"entry_id": "alarm_a", "detector": 3}), "data.detector"),
+            (
+                json!({"entry_id": "alarm_a", "recipients": 5}),
+                "data.recipients",
+            ),
+            (
+                json!({"entry_id": "alarm_a", "enabled": "yes"}),
+                "data.enabled",
+            ),
+            (
+                json!({"entry_id": "alarm_a", "detector": 3}),
+                "data.detector",
+            ),
             (json!([1, 2]), "data must be a JSON object"),
         ];
         for (data, want) in cases {

@@ -66,7 +66,11 @@ fn args() -> Vec<OsString> {
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked_as_run = args
         .first()
-        .and_then(|a| std::path::Path::new(a).file_name().map(|n| n == "swf-alarms-run"))
+        .and_then(|a| {
+            std::path::Path::new(a)
+                .file_name()
+                .map(|n| n == "swf-alarms-run")
+        })
         .unwrap_or(false);
     if invoked_as_run {
         args.insert(1, "run".into());
@@ -84,11 +88,18 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if let Err(error) = crate::logging::init(cli.verbose, cli.log_format, config.engine.log_path.as_deref()) {
+    if let Err(error) = crate::logging::init(
+        cli.verbose,
+        cli.log_format,
+        config.engine.log_path.as_deref(),
+    ) {
         eprintln!("swf-alarms: configuration error: {error}");
         return ExitCode::from(2);
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("swf-alarms: cannot start the async runtime: {error}");

@@ -229,7 +229,9 @@ impl DbConfig {
 
 impl fmt::Debug for DbConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("DbConfig").field("target", &self.target()).finish()
+        f.debug_struct("DbConfig")
+            .field("target", &self.target())
+            .finish()
     }
 }
 
@@ -282,7 +284,10 @@ impl Config {
 fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, ConfigError> {
     let v = value.unwrap_or(default);
     if !(v.is_finite() && v > 0.0 && v < 86_400.0 * 365.0) {
-        return Err(invalid(key, format!("must be a positive number of seconds, got {v}")));
+        return Err(invalid(
+            key,
+            format!("must be a positive number of seconds, got {v}"),
+        ));
     }
     Ok(Duration::from_secs_f64(v))
 }
@@ -327,19 +332,27 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
 fn dotenv(key: &str, path: &Path) -> Result<Vec<(String, String)>, ConfigError> {
     dotenvy::from_path_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| invalid(key, format!("cannot read dotenv file {}: {e}", path.display())))
+        .map_err(|e| {
+            invalid(
+                key,
+                format!("cannot read dotenv file {}: {e}", path.display()),
+            )
+        })
 }
 
 fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, ConfigError> {
     let over = |key: &str| env(&format!("{DB_ENV_PREFIX}{}", key.to_uppercase()));
 
     if let Some(dsn) = over("dsn").map(Secret).or(raw.dsn) {
-        let pg = dsn.expose().parse::<tokio_postgres::Config>().map_err(|_| {
-            invalid(
-                "db.dsn",
-                "not a valid PostgreSQL connection string (postgresql://user@host:port/name)",
-            )
-        })?;
+        let pg = dsn
+            .expose()
+            .parse::<tokio_postgres::Config>()
+            .map_err(|_| {
+                invalid(
+                    "db.dsn",
+                    "not a valid PostgreSQL connection string (postgresql://user@host:port/name)",
+                )
+            })?;
         return Ok(DbConfig { pg });
     }
 
@@ -440,10 +453,11 @@ mod tests {
 
     #[test]
     fn a_bad_value_names_its_key() {
-        let err = parse("[engine]\nrequest_timeout = -1\n[email]\nprovider = \"log\"\n").unwrap_err();
+        let err =
+            parse("[engine]\nrequest_timeout = -1\n[email]\nprovider = \"log\"\n").unwrap_err();
         assert!(err.to_string().contains("engine.request_timeout"), "{err}");
-        let err = parse("[engine]\nrequest_timeout = \"soon\"\n[email]\nprovider=\"log\"\n")
-            .unwrap_err();
+        let err =
+            parse("[engine]\nrequest_timeout = \"soon\"\n[email]\nprovider=\"log\"\n").unwrap_err();
         assert!(err.to_string().contains("request_timeout"), "{err}");
         let err = parse("[engine]\nrequest_timout = 5\n[email]\nprovider=\"log\"\n").unwrap_err();
         assert!(err.to_string().contains("request_timout"), "{err}");
@@ -458,14 +472,20 @@ mod tests {
             "SWF_ALARMS_DB_HOST" => Some("other".to_string()),
             _ => None,
         };
-        let c = Config::from_toml(Path::new("t.toml"), "[db]\nhost = \"h\"\n[email]\nprovider=\"log\"\n", &env)
-            .expect("valid");
+        let c = Config::from_toml(
+            Path::new("t.toml"),
+            "[db]\nhost = \"h\"\n[email]\nprovider=\"log\"\n",
+            &env,
+        )
+        .expect("valid");
         assert_eq!(c.db.target(), "admin@other:5432/swfdb");
         assert_eq!(c.db.pg.get_password(), Some(&b"s3cret"[..]));
         assert!(!format!("{c:?}").contains("s3cret"));
 
-        let err = parse("[db]\ndsn = \"postgresql://u:topsecret@h:notaport/x\"\n[email]\nprovider=\"log\"\n")
-            .unwrap_err();
+        let err = parse(
+            "[db]\ndsn = \"postgresql://u:topsecret@h:notaport/x\"\n[email]\nprovider=\"log\"\n",
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("db.dsn"), "{err}");
         assert!(!err.to_string().contains("topsecret"), "{err}");
     }
@@ -475,9 +495,15 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("swf-alarms-cfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let env_file = dir.join("production.env");
-        std::fs::write(&env_file, "# comment\nDB_HOST=pg.internal\nDB_NAME='swfdb2'\nDB_USER=alarm\nDB_PASSWORD=\"pw\"\n")
-            .expect("write");
-        let text = format!("[db]\nenv_path = {:?}\n[email]\nprovider=\"log\"\n", env_file.display().to_string());
+        std::fs::write(
+            &env_file,
+            "# comment\nDB_HOST=pg.internal\nDB_NAME='swfdb2'\nDB_USER=alarm\nDB_PASSWORD=\"pw\"\n",
+        )
+        .expect("write");
+        let text = format!(
+            "[db]\nenv_path = {:?}\n[email]\nprovider=\"log\"\n",
+            env_file.display().to_string()
+        );
         let c = parse(&text).expect("valid");
         assert_eq!(c.db.target(), "alarm@pg.internal:5432/swfdb2");
         assert_eq!(c.db.pg.get_password(), Some(&b"pw"[..]));

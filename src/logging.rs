@@ -8,7 +8,11 @@ use tracing_subscriber::{fmt::writer::MakeWriterExt, EnvFilter};
 use crate::cli::LogFormat;
 
 /// Installs the global subscriber. `RUST_LOG` overrides the level.
-pub(crate) fn init(verbose: bool, format: LogFormat, log_path: Option<&Path>) -> Result<(), String> {
+pub(crate) fn init(
+    verbose: bool,
+    format: LogFormat,
+    log_path: Option<&Path>,
+) -> Result<(), String> {
     let level = if verbose { "debug" } else { "info" };
     let filter = EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,swf_alarms={level},alarms={level}")));
@@ -30,7 +34,10 @@ pub(crate) fn init(verbose: bool, format: LogFormat, log_path: Option<&Path>) ->
             .with_writer(std::io::stdout.and(f))
             .try_init(),
         (LogFormat::Json, None) => builder.json().with_writer(std::io::stdout).try_init(),
-        (LogFormat::Json, Some(f)) => builder.json().with_writer(std::io::stdout.and(f)).try_init(),
+        (LogFormat::Json, Some(f)) => builder
+            .json()
+            .with_writer(std::io::stdout.and(f))
+            .try_init(),
     };
     result.map_err(|e| format!("cannot install the logger: {e}"))
 }

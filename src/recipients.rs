@@ -56,7 +56,10 @@ mod tests {
     #[test]
     fn expands_teams_dedupes_and_reports_unknown() {
         let teams = HashMap::from([
-            ("@ops".to_string(), vec!["A@x".to_string(), "b@y".to_string()]),
+            (
+                "@ops".to_string(),
+                vec!["A@x".to_string(), "b@y".to_string()],
+            ),
             ("@empty".to_string(), vec![]),
         ]);
         let tokens = split_tokens("a@x @ops c@z @nobody B@Y @empty");

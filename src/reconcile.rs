@@ -191,14 +191,26 @@ mod tests {
     }
 
     fn keys(items: &[BundleItem<'_>]) -> Vec<String> {
-        items.iter().map(|i| i.detection.dedupe_key.clone()).collect()
+        items
+            .iter()
+            .map(|i| i.detection.dedupe_key.clone())
+            .collect()
     }
 
     #[test]
     fn new_continuing_and_cleared() {
-        let events = [active("a", Some(NOW - HOUR)), active("gone", Some(NOW - HOUR))];
+        let events = [
+            active("a", Some(NOW - HOUR)),
+            active("gone", Some(NOW - HOUR)),
+        ];
         let dets = [det("a"), det("b")];
-        let plan = reconcile(&events, Outcome::Detected(&dets), NOW, Policy::default(), ids());
+        let plan = reconcile(
+            &events,
+            Outcome::Detected(&dets),
+            NOW,
+            Policy::default(),
+            ids(),
+        );
         assert_eq!(plan.create.len(), 1);
         assert_eq!(plan.create[0].detection.dedupe_key, "b");
         assert_eq!(plan.create[0].id, "new-1");
@@ -206,7 +218,10 @@ mod tests {
         assert_eq!(plan.touch[0].id, "ev-a");
         assert_eq!(plan.clear, vec!["ev-gone".to_string()]);
         assert_eq!(keys(&plan.bundle_new), ["b"]);
-        assert!(plan.bundle_renotify.is_empty(), "notified, no window: quiet");
+        assert!(
+            plan.bundle_renotify.is_empty(),
+            "notified, no window: quiet"
+        );
     }
 
     #[test]
@@ -218,8 +233,16 @@ mod tests {
             (Some(NOW - HOUR), None, None),
             (Some(NOW - HOUR), Some(0.0), None),
             (Some(NOW - HOUR), Some(2.0), None),
-            (Some(NOW - 2.0 * HOUR), Some(2.0), Some(Reason::WindowElapsed)),
-            (Some(NOW - 30.0 * HOUR), Some(24.0), Some(Reason::WindowElapsed)),
+            (
+                Some(NOW - 2.0 * HOUR),
+                Some(2.0),
+                Some(Reason::WindowElapsed),
+            ),
+            (
+                Some(NOW - 30.0 * HOUR),
+                Some(24.0),
+                Some(Reason::WindowElapsed),
+            ),
         ];
         for (last, window, want) in cases {
             let policy = Policy {
@@ -255,7 +278,13 @@ mod tests {
     #[test]
     fn nothing_detected_clears_everything() {
         let events = [active("a", None), active("b", None)];
-        let plan = reconcile(&events, Outcome::Detected(&[]), NOW, Policy::default(), ids());
+        let plan = reconcile(
+            &events,
+            Outcome::Detected(&[]),
+            NOW,
+            Policy::default(),
+            ids(),
+        );
         assert_eq!(plan.clear.len(), 2);
         assert!(!plan.has_bundle());
     }

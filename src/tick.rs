@@ -97,10 +97,20 @@ impl Shared {
 /// migrations are pending); alarm failures are in the summary instead.
 pub async fn run_tick(config: &Config, options: &TickOptions) -> Result<TickOutcome, StoreError> {
     let started = Instant::now();
-    let Some(_lock) = lock::try_acquire(&config.db).await? else {
+    let Some(lock) = lock::try_acquire(&config.db).await? else {
         return Ok(TickOutcome::AlreadyRunning);
     };
+    let result = run_locked(config, options, started).await;
+    lock.release().await;
+    result.map(TickOutcome::Done)
+}
 
+/// The tick proper, under the lock.
+async fn run_locked(
+    config: &Config,
+    options: &TickOptions,
+    started: Instant,
+) -> Result<TickSummary, StoreError> {
     let pool = store::pool(&config.db, config.engine.concurrency + 1)?;
     let client = pool.get().await?;
     let pending = migrate::pending(&client).await?;
@@ -180,7 +190,7 @@ pub async fn run_tick(config: &Config, options: &TickOptions) -> Result<TickOutc
         duration_ms = summary.duration.as_millis() as u64,
         "Tick finished."
     );
-    Ok(TickOutcome::Done(summary))
+    Ok(summary)
 }
 
 /// Runs every alarm in its own task, at most `concurrency` at a time.
@@ -252,7 +262,9 @@ enum AlarmError {
     Store(#[from] StoreError),
     #[error("send failed; the events stay un-notified and go out with the next tick")]
     Send(#[source] SendError),
-    #[error("send timed out after {0:?}; the events stay un-notified and go out with the next tick")]
+    #[error(
+        "send timed out after {0:?}; the events stay un-notified and go out with the next tick"
+    )]
     SendTimeout(Duration),
     #[error("no recipients: data.recipients resolves to no address; nothing was sent")]
     NoRecipients,
@@ -344,9 +356,9 @@ async fn run_alarm(shared: &Shared, row: AlarmRow) -> AlarmReport {
     if !resolved.unresolved_teams.is_empty() {
         let teams = resolved.unresolved_teams.join(", ");
         tracing::warn!(teams = %teams, "Unresolved team(s) in data.recipients; skipped.");
-        report
-            .problems
-            .push(format!("unresolved team(s) in data.recipients, skipped: {teams}"));
+        report.problems.push(format!(
+            "unresolved team(s) in data.recipients, skipped: {teams}"
+        ));
     }
 
     if let Err(error) = process(shared, &alarm, &resolved, &mut report).await {
@@ -601,7 +613,9 @@ mod tests {
         })
         .expect("valid");
         let mut detection = Detection::new("k:1", "Subject", "Body");
-        detection.extra.insert("dedupe_key".into(), json!("spoofed"));
+        detection
+            .extra
+            .insert("dedupe_key".into(), json!("spoofed"));
         detection.extra.insert("rate".into(), json!(0.5));
         let row = new_event(&alarm, "ev-1", &detection, &["a@x".into()], 100.0);
         assert_eq!(row.content, "Desc\n\n---\n\nBody");

@@ -10,10 +10,7 @@ use crate::{
 };
 
 pub(crate) async fn run(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
-    let options = TickOptions {
-        dry_run,
-        now: None,
-    };
+    let options = TickOptions { dry_run, now: None };
     let outcome = run_tick(config, &options)
         .await
         .with_context(|| format!("tick against {} did not run", config.db.target()))?;

@@ -112,7 +112,9 @@ CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: c
         let c = Detection::new("k", "Still bad", "x");
         let bundle = compose("alarm_x", "  ", &[], &[item(&c, Reason::NeverNotified)]);
         assert_eq!(bundle.subject, "[alarm_x] 1 detection(s), 1 continuing");
-        assert!(bundle.body.starts_with("CONTINUING — renotification (1):\n"));
+        assert!(bundle
+            .body
+            .starts_with("CONTINUING — renotification (1):\n"));
         assert!(!bundle.body.contains("NEW"));
     }
 }

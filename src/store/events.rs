@@ -91,7 +91,15 @@ pub(crate) async fn insert(
     client
         .execute(
             &stmt,
-            &[&ids, &titles, &contents, &data, &keys::KIND_EVENT, &keys::CONTEXT, &now],
+            &[
+                &ids,
+                &titles,
+                &contents,
+                &data,
+                &keys::KIND_EVENT,
+                &keys::CONTEXT,
+                &now,
+            ],
         )
         .await
         .map_err(ctx("creating events"))?;

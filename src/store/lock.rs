@@ -13,9 +13,24 @@ use crate::config::DbConfig;
 const TICK_LOCK_KEY: i64 = 0x7377_6661_6c61_726d;
 
 /// Held while a tick runs; dropping it closes the connection and so
-/// releases the lock.
+/// releases the lock, but [`TickLock::release`] does so at once (the
+/// server may notice a closed connection only a moment later, and the
+/// next cron start should not find the lock still taken).
 pub(crate) struct TickLock {
-    _client: Client,
+    client: Client,
+}
+
+impl TickLock {
+    /// Releases the lock now.
+    pub(crate) async fn release(self) {
+        if let Err(error) = self
+            .client
+            .query_one("SELECT pg_advisory_unlock($1)", &[&TICK_LOCK_KEY])
+            .await
+        {
+            tracing::warn!(error = %error, "Releasing the tick lock failed; it goes with the connection.");
+        }
+    }
 }
 
 /// Takes the tick lock, or returns `None` when another tick holds it.
@@ -26,5 +41,5 @@ pub(crate) async fn try_acquire(db: &DbConfig) -> Result<Option<TickLock>, Store
         .await
         .map_err(ctx("taking the tick lock"))?;
     let got: bool = row.get(0);
-    Ok(got.then_some(TickLock { _client: client }))
+    Ok(got.then_some(TickLock { client }))
 }

@@ -115,7 +115,13 @@ pub async fn apply(client: &mut Client) -> Result<Vec<Applied>, StoreError> {
                 context: "applying a migration",
                 source,
             })
-            .map_err(|e| StoreError::Schema(format!("migration {} failed: {}", migration.name, crate::error_chain(&e, ": "))))?;
+            .map_err(|e| {
+                StoreError::Schema(format!(
+                    "migration {} failed: {}",
+                    migration.name,
+                    crate::error_chain(&e, ": ")
+                ))
+            })?;
         let report = messages
             .iter()
             .filter_map(|m| match m {

@@ -114,14 +114,14 @@ pub(crate) fn pool(db: &DbConfig, size: usize) -> Result<Pool, StoreError> {
 
 /// One connection outside the pool, its driver task spawned.
 pub(crate) async fn connect(db: &DbConfig) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) = db
-        .pg
-        .connect(NoTls)
-        .await
-        .map_err(|source| StoreError::Connect {
-            target: db.target(),
-            source,
-        })?;
+    let (client, connection) =
+        db.pg
+            .connect(NoTls)
+            .await
+            .map_err(|source| StoreError::Connect {
+                target: db.target(),
+                source,
+            })?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(error = %error, "Database connection closed.");

@@ -1,1 +1,9 @@
+//! Integration tests: one binary, one module per area, against a real
+//! Postgres started by the harness.
 
+mod harness;
+
+mod cli;
+mod compat;
+mod migrate;
+mod tick;

@@ -1,0 +1,154 @@
+//! The binary: exit statuses, configuration errors, the old command name,
+//! and two runs at once.
+
+use std::process::{Command, Output};
+
+use serde_json::json;
+
+use crate::harness::*;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_swf-alarms"))
+}
+
+fn run(config: &std::path::Path, extra: &[&str]) -> Output {
+    bin()
+        .arg("run")
+        .arg("--config")
+        .arg(config)
+        .args(extra)
+        .output()
+        .expect("run swf-alarms")
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn a_bad_config_key_exits_2_and_names_the_key() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let cases = [
+        (
+            "[engine]\nrequest_timeout = \"fast\"\n[email]\nprovider = \"log\"\n",
+            "request_timeout",
+        ),
+        (
+            "[engine]\nconcurency = 2\n[email]\nprovider = \"log\"\n",
+            "concurency",
+        ),
+        ("[email]\nprovider = \"pigeon\"\n", "email.provider"),
+        ("[engine]\n", "email"),
+    ];
+    for (i, (toml, key)) in cases.iter().enumerate() {
+        let path = dir.join(format!("bad-config-{}-{i}.toml", std::process::id()));
+        std::fs::write(&path, toml).expect("write");
+        let out = run(&path, &[]);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {}", text(&out));
+        assert!(text(&out).contains(key), "{toml}: {}", text(&out));
+    }
+    let out = run(&dir.join("no-such-config.toml"), &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("no-such-config.toml"));
+}
+
+#[test]
+fn an_unreachable_database_exits_2_without_leaking_the_password() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let path = dir.join(format!("unreachable-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        "[db]\nhost = \"127.0.0.1\"\nport = 1\nuser = \"u\"\npassword = \"pw-not-to-be-seen\"\n\
+         [email]\nprovider = \"log\"\n",
+    )
+    .expect("write");
+    let out = run(&path, &[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("u@127.0.0.1:1/swfdb"), "{}", text(&out));
+    assert!(!text(&out).contains("pw-not-to-be-seen"));
+}
+
+#[tokio::test]
+async fn exit_status_is_0_when_all_ran_and_1_when_an_alarm_failed() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let config = db.config_file("");
+    insert_alarm(&client, "alarm_ok", "", static_alarm(&["a"])).await;
+    let out = run(&config, &["--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("Tick finished"), "{}", text(&out));
+
+    insert_alarm(
+        &client,
+        "alarm_broken",
+        "",
+        json!({"detector": "static_list", "params": {"fail": true}}),
+    )
+    .await;
+    let out = run(&config, &["--dry-run", "-v"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn the_old_command_name_still_works() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_old_name", "", static_alarm(&["a"])).await;
+    let dir =
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("oldname-{}", db.name));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let link = dir.join("swf-alarms-run");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_swf-alarms"), &link).expect("symlink");
+    let out = Command::new(&link)
+        .arg("--config")
+        .arg(db.config_file(""))
+        .arg("--dry-run")
+        .output()
+        .expect("run swf-alarms-run");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(active(&client, "alarm_old_name").await.len(), 1);
+}
+
+#[tokio::test]
+async fn two_runs_at_once_one_works_the_other_exits_0() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(
+        &client,
+        "alarm_slow",
+        "",
+        json!({"detector": "static_list", "recipients": "a@x.example",
+               "params": {"delay_ms": 2500, "detections": detections(&["a"])}}),
+    )
+    .await;
+    let config = db.config_file("");
+    let spawn = || {
+        bin()
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn")
+    };
+    let first = spawn();
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    let second = spawn();
+    let second = second.wait_with_output().expect("second");
+    let first = first.wait_with_output().expect("first");
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert!(
+        text(&second).contains("already running"),
+        "{}",
+        text(&second)
+    );
+    assert_eq!(row_count(&client, "engine_run").await, 1);
+    assert_eq!(row_count(&client, "event").await, 1);
+}
