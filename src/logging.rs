@@ -26,7 +26,10 @@ pub(crate) fn init(
         )),
         None => None,
     };
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(colour);
     let result = match (format, file) {
         (LogFormat::Text, None) => builder.with_writer(std::io::stdout).try_init(),
         (LogFormat::Text, Some(f)) => builder

@@ -380,22 +380,25 @@ async fn process(
     let active = events::load_active(&client, &alarm.event_entry_id()).await?;
 
     report.ran = alarms::find(&alarm.detector).is_some();
-    let detected = detect(shared, alarm).await;
+    let (detections, failure) = match detect(shared, alarm).await {
+        Ok(detections) => (detections, None),
+        Err(error) => (Vec::new(), Some(error)),
+    };
 
     let now = shared.now();
     let policy = Policy {
         renotify_after: (alarm.renotification_window_hours > 0.0)
-            .then(|| alarm.renotification_window_hours * 3600.0),
+            .then_some(alarm.renotification_window_hours * 3600.0),
     };
-    let outcome = match &detected {
-        Ok(detections) => Outcome::Detected(detections),
-        Err(_) => Outcome::Failed,
+    let outcome = match failure {
+        None => Outcome::Detected(&detections),
+        Some(_) => Outcome::Failed,
     };
     let plan = reconcile(&active, outcome, now, policy, || {
         uuid::Uuid::new_v4().to_string()
     });
     // A failed detector yields an empty plan: nothing created, nothing cleared.
-    if let Err(error) = detected {
+    if let Some(error) = failure {
         return Err(error);
     }
     persist(&mut client, alarm, &resolved.addresses, &plan, now).await?;
@@ -422,12 +425,17 @@ async fn process(
         &plan.bundle_renotify,
     );
     report.subject = bundle.subject.clone();
-    if !alarm.enabled || shared.dry_run {
+    if shared.dry_run {
         tracing::info!(
-            subject = %bundle.subject,
-            reason = if shared.dry_run { "dry run" } else { "alarm disabled" },
-            "Email composed, not sent."
+            "Dry run: email composed, not sent.\nTo: {}\nSubject: {}\n\n{}",
+            resolved.addresses.join(", "),
+            bundle.subject,
+            bundle.body.trim_end()
         );
+        return Ok(());
+    }
+    if !alarm.enabled {
+        tracing::info!(subject = %bundle.subject, "Alarm disabled: email composed, not sent.");
         return Ok(());
     }
     if resolved.addresses.is_empty() {

@@ -14,12 +14,11 @@ impl Channel for LogChannel {
     fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
         Box::pin(async move {
             tracing::info!(
-                alarm = %message.alarm,
-                from = %message.from,
-                to = %message.to.join(", "),
-                subject = %message.subject,
-                "Email (log channel, not sent).\n{}",
-                message.body
+                "Email (log channel, not sent).\nFrom: {}\nTo: {}\nSubject: {}\n\n{}",
+                message.from,
+                message.to.join(", "),
+                message.subject,
+                message.body.trim_end()
             );
             Ok(())
         })
