@@ -168,7 +168,7 @@ pub struct RawEmail {
     pub smtp_tls: Option<String>,
     /// SMTP: user name for AUTH; no AUTH when absent.
     pub smtp_username: Option<String>,
-    /// SMTP: environment variable holding the password.
+    /// SMTP: name of the environment variable holding the password.
     pub smtp_password_env: Option<String>,
     /// SMTP: file holding the password (first line).
     pub smtp_password_file: Option<PathBuf>,
@@ -251,6 +251,43 @@ pub struct EmailConfig {
 pub enum Provider {
     /// Print the mail instead of sending it.
     Log,
+    /// An SMTP relay.
+    Smtp(SmtpSettings),
+    /// AWS SES (API v2).
+    Ses(SesSettings),
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain text, as site relays on port 25 usually speak.
+    None,
+    /// Plain, then upgraded with STARTTLS (which must succeed).
+    StartTls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Required,
+}
+
+/// Validated SMTP settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpSettings {
+    /// Relay host.
+    pub host: String,
+    /// Relay port.
+    pub port: u16,
+    /// Transport security.
+    pub tls: SmtpTls,
+    /// AUTH user and password, when the relay wants them.
+    pub auth: Option<(String, Secret)>,
+}
+
+/// Validated SES settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SesSettings {
+    /// AWS region.
+    pub region: String,
+    /// Endpoint override.
+    pub endpoint_url: Option<String>,
 }
 
 impl Config {
@@ -276,7 +313,7 @@ impl Config {
         Ok(Config {
             engine: engine(raw.engine)?,
             db: db(raw.db, env)?,
-            email: email(raw.email)?,
+            email: email(raw.email, env)?,
         })
     }
 }
@@ -393,26 +430,106 @@ fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, Conf
     Ok(DbConfig { pg })
 }
 
-fn email(raw: Option<RawEmail>) -> Result<EmailConfig, ConfigError> {
+fn email(
+    raw: Option<RawEmail>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<EmailConfig, ConfigError> {
     let Some(raw) = raw else {
         return Err(ConfigError::Missing {
             key: "email (a table with at least provider and from)".into(),
         });
     };
-    let provider = raw.provider.as_deref().unwrap_or("smtp");
-    let from = raw.from.filter(|f| !f.trim().is_empty());
     let timeout = seconds("email.smtp_timeout", raw.smtp_timeout, 20.0)?;
-    match provider {
-        "log" => Ok(EmailConfig {
-            from: from.unwrap_or_else(|| "swf-alarms@localhost".into()),
-            timeout,
-            provider: Provider::Log,
+    let from = raw.from.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned);
+    let provider = match raw.provider.as_deref().unwrap_or("smtp") {
+        "log" => {
+            return Ok(EmailConfig {
+                from: from.unwrap_or_else(|| "swf-alarms@localhost".into()),
+                timeout,
+                provider: Provider::Log,
+            })
+        }
+        "smtp" => Provider::Smtp(smtp(&raw, env)?),
+        "ses" => Provider::Ses(SesSettings {
+            region: raw
+                .region
+                .clone()
+                .filter(|r| !r.trim().is_empty())
+                .ok_or_else(|| ConfigError::Missing {
+                    key: "email.region".into(),
+                })?,
+            endpoint_url: raw.endpoint_url.clone().filter(|u| !u.trim().is_empty()),
         }),
-        other => Err(invalid(
-            "email.provider",
-            format!("unknown provider {other:?}; expected \"smtp\", \"ses\" or \"log\""),
-        )),
+        other => {
+            return Err(invalid(
+                "email.provider",
+                format!("unknown provider {other:?}; expected \"smtp\", \"ses\" or \"log\""),
+            ))
+        }
+    };
+    let from = from.ok_or_else(|| ConfigError::Missing {
+        key: "email.from".into(),
+    })?;
+    if from.parse::<lettre::message::Mailbox>().is_err() {
+        return Err(invalid("email.from", format!("not an email address: {from:?}")));
     }
+    Ok(EmailConfig {
+        from,
+        timeout,
+        provider,
+    })
+}
+
+fn smtp(raw: &RawEmail, env: &dyn Fn(&str) -> Option<String>) -> Result<SmtpSettings, ConfigError> {
+    let host = raw
+        .smtp_host
+        .clone()
+        .filter(|h| !h.trim().is_empty())
+        .ok_or_else(|| ConfigError::Missing {
+            key: "email.smtp_host".into(),
+        })?;
+    let tls = match raw.smtp_tls.as_deref().unwrap_or("none") {
+        "none" => SmtpTls::None,
+        "starttls" => SmtpTls::StartTls,
+        "required" => SmtpTls::Required,
+        other => {
+            return Err(invalid(
+                "email.smtp_tls",
+                format!("expected \"none\", \"starttls\" or \"required\", got {other:?}"),
+            ))
+        }
+    };
+    let auth = match &raw.smtp_username {
+        None => None,
+        Some(user) => {
+            let password = match (&raw.smtp_password_env, &raw.smtp_password_file) {
+                (Some(var), _) => env(var).ok_or_else(|| {
+                    invalid("email.smtp_password_env", format!("environment variable {var} is not set"))
+                })?,
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .map_err(|e| {
+                        invalid("email.smtp_password_file", format!("cannot read {}: {e}", path.display()))
+                    })?
+                    .lines()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned(),
+                (None, None) => {
+                    return Err(ConfigError::Missing {
+                        key: "email.smtp_password_env or email.smtp_password_file (smtp_username is set)"
+                            .into(),
+                    })
+                }
+            };
+            Some((user.clone(), Secret(password)))
+        }
+    };
+    Ok(SmtpSettings {
+        host,
+        port: raw.smtp_port.unwrap_or(25),
+        tls,
+        auth,
+    })
 }
 
 #[cfg(test)]
@@ -488,6 +605,58 @@ mod tests {
         .unwrap_err();
         assert!(err.to_string().contains("db.dsn"), "{err}");
         assert!(!err.to_string().contains("topsecret"), "{err}");
+    }
+
+    #[test]
+    fn old_engine_smtp_file_and_new_keys() {
+        let c = parse("[email]\nfrom = \"alarms@bnl.gov\"\nsmtp_host = \"relay.bnl.gov\"\n").expect("valid");
+        match c.email.provider {
+            Provider::Smtp(s) => {
+                assert_eq!((s.host.as_str(), s.port, s.tls), ("relay.bnl.gov", 25, SmtpTls::None));
+                assert!(s.auth.is_none());
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.email.timeout, Duration::from_secs(20));
+
+        let env = |k: &str| (k == "RELAY_PW").then(|| "pw-123".to_string());
+        let c = Config::from_toml(
+            Path::new("t.toml"),
+            "[email]\nprovider = \"smtp\"\nfrom = \"a@b.org\"\nhost = \"r\"\nport = 587\n\
+             smtp_tls = \"starttls\"\nsmtp_username = \"u\"\nsmtp_password_env = \"RELAY_PW\"\ntimeout = 5\n",
+            &env,
+        )
+        .expect("valid");
+        assert!(!format!("{c:?}").contains("pw-123"));
+        match c.email.provider {
+            Provider::Smtp(s) => {
+                assert_eq!((s.port, s.tls), (587, SmtpTls::StartTls));
+                assert_eq!(s.auth.map(|(u, p)| (u, p.expose().to_owned())), Some(("u".into(), "pw-123".into())));
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let c = parse("[email]\nprovider = \"ses\"\nregion = \"us-east-1\"\nfrom = \"a@b.org\"\n").expect("valid");
+        assert_eq!(
+            c.email.provider,
+            Provider::Ses(SesSettings { region: "us-east-1".into(), endpoint_url: None })
+        );
+    }
+
+    #[test]
+    fn email_problems_name_their_key() {
+        let cases = [
+            ("[email]\nfrom = \"a@b.org\"\n", "email.smtp_host"),
+            ("[email]\nsmtp_host = \"r\"\n", "email.from"),
+            ("[email]\nsmtp_host = \"r\"\nfrom = \"not an address\"\n", "email.from"),
+            ("[email]\nprovider = \"ses\"\nfrom = \"a@b.org\"\n", "email.region"),
+            ("[email]\nsmtp_host = \"r\"\nfrom = \"a@b.org\"\nsmtp_tls = \"yes\"\n", "email.smtp_tls"),
+            ("[email]\nsmtp_host = \"r\"\nfrom = \"a@b.org\"\nsmtp_username = \"u\"\n", "smtp_password"),
+        ];
+        for (text, key) in cases {
+            let err = parse(text).unwrap_err();
+            assert!(err.to_string().contains(key), "{text}: {err}");
+        }
     }
 
     #[test]

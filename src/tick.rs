@@ -76,9 +76,9 @@ pub enum TickOutcome {
 struct Shared {
     pool: Pool,
     teams: HashMap<String, Vec<String>>,
-    channel: Box<dyn Channel>,
+    /// `None` in a dry run: no connection to the mail system at all.
+    channel: Option<Box<dyn Channel>>,
     from: String,
-    dry_run: bool,
     now: Option<f64>,
     alarm_timeout: Duration,
     send_timeout: Duration,
@@ -130,12 +130,18 @@ async fn run_locked(
     drop(client);
     tracing::info!(run = %run_id, alarms = rows.len(), dry_run = options.dry_run, "Tick started.");
 
+    let channel = if options.dry_run {
+        None
+    } else {
+        Some(notify::channel(&config.email).await.map_err(|e| {
+            StoreError::Schema(format!("the mail channel cannot be set up: {e}"))
+        })?)
+    };
     let shared = Arc::new(Shared {
         pool: pool.clone(),
         teams,
-        channel: notify::channel(&config.email),
+        channel,
         from: config.email.from.clone(),
-        dry_run: options.dry_run,
         now: options.now,
         alarm_timeout: config.engine.alarm_timeout,
         send_timeout: config.email.timeout,
@@ -425,7 +431,7 @@ async fn process(
         &plan.bundle_renotify,
     );
     report.subject = bundle.subject.clone();
-    if shared.dry_run {
+    let Some(channel) = shared.channel.as_deref() else {
         tracing::info!(
             "Dry run: email composed, not sent.\nTo: {}\nSubject: {}\n\n{}",
             resolved.addresses.join(", "),
@@ -433,7 +439,7 @@ async fn process(
             bundle.body.trim_end()
         );
         return Ok(());
-    }
+    };
     if !alarm.enabled {
         tracing::info!(subject = %bundle.subject, "Alarm disabled: email composed, not sent.");
         return Ok(());
@@ -449,13 +455,13 @@ async fn process(
         body: bundle.body,
     };
     report.sent = Some(false);
-    match tokio::time::timeout(shared.send_timeout, shared.channel.send(&message)).await {
+    match tokio::time::timeout(shared.send_timeout, channel.send(&message)).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => return Err(AlarmError::Send(error)),
         Err(_) => return Err(AlarmError::SendTimeout(shared.send_timeout)),
     }
     report.sent = Some(true);
-    tracing::info!(subject = %message.subject, to = message.to.len(), channel = shared.channel.name(), "Email sent.");
+    tracing::info!(subject = %message.subject, to = message.to.len(), channel = channel.name(), "Email sent.");
 
     let notified: Vec<String> = report
         .new_ids

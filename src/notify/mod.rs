@@ -7,6 +7,8 @@
 
 pub(crate) mod compose;
 mod log;
+mod ses;
+mod smtp;
 
 use std::{future::Future, pin::Pin};
 
@@ -46,12 +48,13 @@ pub(crate) trait Channel: Send + Sync {
     fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a>;
 }
 
-/// Builds the configured channel. Nothing connects until the first send,
-/// so `--dry-run` never opens a connection to the mail system.
-pub(crate) fn channel(config: &EmailConfig) -> Box<dyn Channel> {
-    match &config.provider {
+/// Builds the configured channel. Nothing connects until the first send.
+pub(crate) async fn channel(config: &EmailConfig) -> Result<Box<dyn Channel>, SendError> {
+    Ok(match &config.provider {
         Provider::Log => Box::new(log::LogChannel),
-    }
+        Provider::Smtp(settings) => Box::new(smtp::SmtpChannel::new(settings, config.timeout)?),
+        Provider::Ses(settings) => Box::new(ses::SesChannel::new(settings, config.timeout).await),
+    })
 }
 
 /// Makes upstream text safe for a mail header: every control character

@@ -6,4 +6,5 @@ mod harness;
 mod cli;
 mod compat;
 mod migrate;
+mod notify_smtp;
 mod tick;

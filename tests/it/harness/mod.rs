@@ -1,6 +1,7 @@
 //! Shared test machinery: the Postgres cluster, rows written the way the
 //! dashboard writes them, and short-hands for running ticks.
 
+pub mod mail;
 pub mod pg;
 
 use serde_json::{json, Value};

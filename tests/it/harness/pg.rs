@@ -178,7 +178,7 @@ fn start_cluster() -> Cluster {
     cluster.psql("postgres", &format!("CREATE DATABASE {TEMPLATE}"));
     // Migrate the template with the real binary, as an operator would.
     let config = dir.join("template.toml");
-    std::fs::write(&config, config_toml(port, TEMPLATE, "")).expect("write template config");
+    std::fs::write(&config, config_toml(port, TEMPLATE, "", "")).expect("write template config");
     let out = Command::new(env!("CARGO_BIN_EXE_swf-alarms"))
         .args(["migrate", "--config"])
         .arg(&config)
@@ -239,13 +239,19 @@ fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(start_cluster)
 }
 
-/// A TOML config for database `db` on the test cluster; `extra` is
-/// appended (more tables, or keys of `[engine]` written before it).
-pub fn config_toml(port: u16, db: &str, extra: &str) -> String {
+/// A TOML config for database `db` on the test cluster: `engine` goes
+/// into `[engine]`, `email` is the whole `[email]` table (the log channel
+/// when empty).
+pub fn config_toml(port: u16, db: &str, engine: &str, email: &str) -> String {
+    let email = if email.is_empty() {
+        "[email]\nprovider = \"log\"\nfrom = \"alarms@test.example\"\n"
+    } else {
+        email
+    };
     format!(
-        "[engine]\n{extra}\n\
+        "[engine]\n{engine}\n\
          [db]\nhost = \"127.0.0.1\"\nport = {port}\nname = \"{db}\"\nuser = \"postgres\"\n\
-         [email]\nprovider = \"log\"\nfrom = \"alarms@test.example\"\n"
+         {email}"
     )
 }
 
@@ -294,23 +300,32 @@ impl TestDb {
         self.config_with("")
     }
 
-    /// The config with `extra` TOML appended to `[engine]`.
-    pub fn config_with(&self, extra: &str) -> Config {
-        Config::from_toml(Path::new("test.toml"), &self.toml(extra), &|_| None)
+    /// The config with `engine` TOML in `[engine]`.
+    pub fn config_with(&self, engine: &str) -> Config {
+        self.config_mail(engine, "")
+    }
+
+    /// The config with `engine` TOML in `[engine]` and an `[email]` table.
+    pub fn config_mail(&self, engine: &str, email: &str) -> Config {
+        Config::from_toml(Path::new("test.toml"), &self.toml(engine, email), &|_| None)
             .expect("test config is valid")
     }
 
-    /// The TOML text of [`TestDb::config_with`].
-    pub fn toml(&self, extra: &str) -> String {
-        config_toml(self.port, &self.name, extra)
+    /// The TOML text of [`TestDb::config_mail`].
+    pub fn toml(&self, engine: &str, email: &str) -> String {
+        config_toml(self.port, &self.name, engine, email)
     }
 
     /// Writes the config to a file for the binary; returns its path.
-    pub fn config_file(&self, extra: &str) -> PathBuf {
+    pub fn config_file(&self, engine: &str) -> PathBuf {
+        self.config_file_mail(engine, "")
+    }
+
+    /// Writes a config with an `[email]` table to a file; returns its path.
+    pub fn config_file_mail(&self, engine: &str, email: &str) -> PathBuf {
         let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.toml", self.name));
         let mut f = std::fs::File::create(&path).expect("create config file");
-        f.write_all(self.toml(extra).as_bytes())
-            .expect("write config file");
+        f.write_all(self.toml(engine, email).as_bytes()).expect("write config file");
         path
     }
 

@@ -1,0 +1,58 @@
+"""Loopback SMTP sink for the integration tests, built on aiosmtpd.
+
+Usage: smtp_sink.py PORT DIR
+
+Each accepted message is written to DIR/<n>.eml exactly as received, after
+two lines with the envelope (X-MailFrom, X-RcptTo). A recipient whose
+address starts with "reject" is refused with 550, as a relay refuses an
+unknown mailbox. Prints "ready" once listening; exits when its standard
+input closes (the test process ended).
+"""
+import itertools
+import pathlib
+import sys
+
+from aiosmtpd.controller import Controller
+
+
+class Sink:
+    def __init__(self, directory):
+        self.directory = directory
+        self.counter = itertools.count(1)
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower().startswith("reject"):
+            return "550 5.1.1 <%s>: mailbox unavailable" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        n = next(self.counter)
+        head = "X-MailFrom: %s\r\nX-RcptTo: %s\r\n" % (
+            envelope.mail_from,
+            ", ".join(envelope.rcpt_tos),
+        )
+        data = envelope.original_content or envelope.content
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        tmp = self.directory / (".%d.tmp" % n)
+        tmp.write_bytes(head.encode("ascii") + data)
+        tmp.rename(self.directory / ("%06d.eml" % n))
+        return "250 Message accepted"
+
+
+def main():
+    port = int(sys.argv[1])
+    directory = pathlib.Path(sys.argv[2])
+    directory.mkdir(parents=True, exist_ok=True)
+    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        sys.stdin.read()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
