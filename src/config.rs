@@ -440,7 +440,12 @@ fn email(
         });
     };
     let timeout = seconds("email.smtp_timeout", raw.smtp_timeout, 20.0)?;
-    let from = raw.from.as_deref().map(str::trim).filter(|f| !f.is_empty()).map(str::to_owned);
+    let from = raw
+        .from
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .map(str::to_owned);
     let provider = match raw.provider.as_deref().unwrap_or("smtp") {
         "log" => {
             return Ok(EmailConfig {
@@ -471,7 +476,10 @@ fn email(
         key: "email.from".into(),
     })?;
     if from.parse::<lettre::message::Mailbox>().is_err() {
-        return Err(invalid("email.from", format!("not an email address: {from:?}")));
+        return Err(invalid(
+            "email.from",
+            format!("not an email address: {from:?}"),
+        ));
     }
     Ok(EmailConfig {
         from,
@@ -504,22 +512,27 @@ fn smtp(raw: &RawEmail, env: &dyn Fn(&str) -> Option<String>) -> Result<SmtpSett
         Some(user) => {
             let password = match (&raw.smtp_password_env, &raw.smtp_password_file) {
                 (Some(var), _) => env(var).ok_or_else(|| {
-                    invalid("email.smtp_password_env", format!("environment variable {var} is not set"))
+                    invalid(
+                        "email.smtp_password_env",
+                        format!("environment variable {var} is not set"),
+                    )
                 })?,
                 (None, Some(path)) => std::fs::read_to_string(path)
                     .map_err(|e| {
-                        invalid("email.smtp_password_file", format!("cannot read {}: {e}", path.display()))
+                        invalid(
+                            "email.smtp_password_file",
+                            format!("cannot read {}: {e}", path.display()),
+                        )
                     })?
                     .lines()
                     .next()
                     .unwrap_or("")
                     .to_owned(),
-                (None, None) => {
-                    return Err(ConfigError::Missing {
-                        key: "email.smtp_password_env or email.smtp_password_file (smtp_username is set)"
+                (None, None) => return Err(ConfigError::Missing {
+                    key:
+                        "email.smtp_password_env or email.smtp_password_file (smtp_username is set)"
                             .into(),
-                    })
-                }
+                }),
             };
             Some((user.clone(), Secret(password)))
         }
@@ -609,10 +622,14 @@ mod tests {
 
     #[test]
     fn old_engine_smtp_file_and_new_keys() {
-        let c = parse("[email]\nfrom = \"alarms@bnl.gov\"\nsmtp_host = \"relay.bnl.gov\"\n").expect("valid");
+        let c = parse("[email]\nfrom = \"alarms@bnl.gov\"\nsmtp_host = \"relay.bnl.gov\"\n")
+            .expect("valid");
         match c.email.provider {
             Provider::Smtp(s) => {
-                assert_eq!((s.host.as_str(), s.port, s.tls), ("relay.bnl.gov", 25, SmtpTls::None));
+                assert_eq!(
+                    (s.host.as_str(), s.port, s.tls),
+                    ("relay.bnl.gov", 25, SmtpTls::None)
+                );
                 assert!(s.auth.is_none());
             }
             other => panic!("{other:?}"),
@@ -631,15 +648,22 @@ mod tests {
         match c.email.provider {
             Provider::Smtp(s) => {
                 assert_eq!((s.port, s.tls), (587, SmtpTls::StartTls));
-                assert_eq!(s.auth.map(|(u, p)| (u, p.expose().to_owned())), Some(("u".into(), "pw-123".into())));
+                assert_eq!(
+                    s.auth.map(|(u, p)| (u, p.expose().to_owned())),
+                    Some(("u".into(), "pw-123".into()))
+                );
             }
             other => panic!("{other:?}"),
         }
 
-        let c = parse("[email]\nprovider = \"ses\"\nregion = \"us-east-1\"\nfrom = \"a@b.org\"\n").expect("valid");
+        let c = parse("[email]\nprovider = \"ses\"\nregion = \"us-east-1\"\nfrom = \"a@b.org\"\n")
+            .expect("valid");
         assert_eq!(
             c.email.provider,
-            Provider::Ses(SesSettings { region: "us-east-1".into(), endpoint_url: None })
+            Provider::Ses(SesSettings {
+                region: "us-east-1".into(),
+                endpoint_url: None
+            })
         );
     }
 
@@ -648,10 +672,22 @@ mod tests {
         let cases = [
             ("[email]\nfrom = \"a@b.org\"\n", "email.smtp_host"),
             ("[email]\nsmtp_host = \"r\"\n", "email.from"),
-            ("[email]\nsmtp_host = \"r\"\nfrom = \"not an address\"\n", "email.from"),
-            ("[email]\nprovider = \"ses\"\nfrom = \"a@b.org\"\n", "email.region"),
-            ("[email]\nsmtp_host = \"r\"\nfrom = \"a@b.org\"\nsmtp_tls = \"yes\"\n", "email.smtp_tls"),
-            ("[email]\nsmtp_host = \"r\"\nfrom = \"a@b.org\"\nsmtp_username = \"u\"\n", "smtp_password"),
+            (
+                "[email]\nsmtp_host = \"r\"\nfrom = \"not an address\"\n",
+                "email.from",
+            ),
+            (
+                "[email]\nprovider = \"ses\"\nfrom = \"a@b.org\"\n",
+                "email.region",
+            ),
+            (
+                "[email]\nsmtp_host = \"r\"\nfrom = \"a@b.org\"\nsmtp_tls = \"yes\"\n",
+                "email.smtp_tls",
+            ),
+            (
+                "[email]\nsmtp_host = \"r\"\nfrom = \"a@b.org\"\nsmtp_username = \"u\"\n",
+                "smtp_password",
+            ),
         ];
         for (text, key) in cases {
             let err = parse(text).unwrap_err();

@@ -130,13 +130,14 @@ async fn run_locked(
     drop(client);
     tracing::info!(run = %run_id, alarms = rows.len(), dry_run = options.dry_run, "Tick started.");
 
-    let channel = if options.dry_run {
-        None
-    } else {
-        Some(notify::channel(&config.email).await.map_err(|e| {
-            StoreError::Schema(format!("the mail channel cannot be set up: {e}"))
-        })?)
-    };
+    let channel =
+        if options.dry_run {
+            None
+        } else {
+            Some(notify::channel(&config.email).await.map_err(|e| {
+                StoreError::Schema(format!("the mail channel cannot be set up: {e}"))
+            })?)
+        };
     let shared = Arc::new(Shared {
         pool: pool.clone(),
         teams,

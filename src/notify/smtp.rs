@@ -31,24 +31,27 @@ fn failed(message: impl Into<String>, transient: bool) -> SendError {
 
 impl SmtpChannel {
     /// Prepares the transport; connects nowhere yet.
-    pub(crate) fn new(settings: &SmtpSettings, timeout: std::time::Duration) -> Result<Self, SendError> {
+    pub(crate) fn new(
+        settings: &SmtpSettings,
+        timeout: std::time::Duration,
+    ) -> Result<Self, SendError> {
         let tls = |host: &str| {
             TlsParameters::new(host.to_owned())
                 .map_err(|e| failed(format!("TLS set-up for {host}: {e}"), false))
         };
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
-            .port(settings.port)
-            .timeout(Some(timeout))
-            .tls(match settings.tls {
-                SmtpTls::None => Tls::None,
-                SmtpTls::StartTls => Tls::Required(tls(&settings.host)?),
-                SmtpTls::Required => Tls::Wrapper(tls(&settings.host)?),
-            });
+        let builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(settings.host.clone())
+                .port(settings.port)
+                .timeout(Some(timeout))
+                .tls(match settings.tls {
+                    SmtpTls::None => Tls::None,
+                    SmtpTls::StartTls => Tls::Required(tls(&settings.host)?),
+                    SmtpTls::Required => Tls::Wrapper(tls(&settings.host)?),
+                });
         let builder = match &settings.auth {
-            Some((user, password)) => builder.credentials(Credentials::new(
-                user.clone(),
-                password.expose().to_owned(),
-            )),
+            Some((user, password)) => {
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()))
+            }
             None => builder,
         };
         Ok(SmtpChannel {
@@ -110,10 +113,17 @@ mod tests {
 
     #[test]
     fn non_ascii_subject_is_encoded_and_body_is_utf8_text() {
-        let raw = String::from_utf8(mime(&message("Tâche 35981 échoue")).expect("builds").formatted())
-            .expect("ascii on the wire");
+        let raw = String::from_utf8(
+            mime(&message("Tâche 35981 échoue"))
+                .expect("builds")
+                .formatted(),
+        )
+        .expect("ascii on the wire");
         assert!(raw.contains("Subject: =?utf-8?"), "{raw}");
-        assert!(raw.contains("Content-Type: text/plain; charset=utf-8"), "{raw}");
+        assert!(
+            raw.contains("Content-Type: text/plain; charset=utf-8"),
+            "{raw}"
+        );
         assert!(raw.contains("To: a@example.org, b@example.org"), "{raw}");
     }
 

@@ -6,5 +6,6 @@ mod harness;
 mod cli;
 mod compat;
 mod migrate;
+mod notify_ses;
 mod notify_smtp;
 mod tick;

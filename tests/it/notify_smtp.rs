@@ -31,10 +31,10 @@ async fn one_bundle_arrives_with_exact_headers_and_body() {
         "alarm_mail",
         "Tasks failing too often.",
         json!({"detector": "static_list", "recipients": "a@test.example, b@test.example",
-               "params": {"detections": [
-                   {"dedupe_key": "task:1", "subject": "Task 1 at 12%", "body": "owner: alice\nsite: BNL"},
-                   {"dedupe_key": "task:2", "subject": "Task 2 at 5%", "body": "owner: bob"}
-               ]}}),
+        "params": {"detections": [
+            {"dedupe_key": "task:1", "subject": "Task 1 at 12%", "body": "owner: alice\nsite: BNL"},
+            {"dedupe_key": "task:2", "subject": "Task 2 at 5%", "body": "owner: bob"}
+        ]}}),
     )
     .await;
     let config = db.config_mail("", &sink.email_toml());
@@ -45,18 +45,30 @@ async fn one_bundle_arrives_with_exact_headers_and_body() {
     assert_eq!(messages.len(), 1);
     let raw = &messages[0];
     assert_eq!(header(raw, "X-MailFrom"), Some("swf-alarms@test.example"));
-    assert_eq!(header(raw, "X-RcptTo"), Some("a@test.example, b@test.example"));
+    assert_eq!(
+        header(raw, "X-RcptTo"),
+        Some("a@test.example, b@test.example")
+    );
     assert_eq!(header(raw, "From"), Some("swf-alarms@test.example"));
     assert_eq!(header(raw, "To"), Some("a@test.example, b@test.example"));
-    assert_eq!(header(raw, "Subject"), Some("[alarm_mail] 2 detection(s), 2 new"));
-    assert_eq!(header(raw, "Content-Type"), Some("text/plain; charset=utf-8"));
+    assert_eq!(
+        header(raw, "Subject"),
+        Some("[alarm_mail] 2 detection(s), 2 new")
+    );
+    assert_eq!(
+        header(raw, "Content-Type"),
+        Some("text/plain; charset=utf-8")
+    );
     assert_eq!(header(raw, "Content-Transfer-Encoding"), Some("7bit"));
     // DATA framing ends the message with one more CRLF before the dot.
     assert_eq!(
         body(raw).strip_suffix("\r\n").unwrap_or_default(),
         "Tasks failing too often.\r\n\r\n---\r\n\r\nNEW (2):\r\n\r\n  [1] Task 1 at 12%\r\n      owner: alice\r\n      site: BNL\r\n\r\n  [2] Task 2 at 5%\r\n      owner: bob\r\n\r\n\r\n"
     );
-    assert!(active(&client, "alarm_mail").await.iter().all(Event::notified));
+    assert!(active(&client, "alarm_mail")
+        .await
+        .iter()
+        .all(Event::notified));
 }
 
 #[tokio::test]
@@ -136,14 +148,25 @@ async fn failure_then_recovery(email_toml: &str, expect_in_error: &str) {
     insert_alarm(&client, "alarm_relay", "", static_alarm(&["a", "b"])).await;
 
     let s = tick(&db.config_mail("", email_toml), false).await;
-    assert_eq!((s.emails_sent, s.emails_failed, s.alarms_errored, s.new_events), (0, 1, 1, 2));
+    assert_eq!(
+        (
+            s.emails_sent,
+            s.emails_failed,
+            s.alarms_errored,
+            s.new_events
+        ),
+        (0, 1, 1, 2)
+    );
     let (status, run) = last_run(&client).await;
     assert_eq!(status, "done");
     let per = &run["per_alarm"]["alarm_relay"];
     assert_eq!(per["bundle_sent"], false);
     let message = per["error_message"].as_str().unwrap_or("");
     assert!(message.contains(expect_in_error), "{message}");
-    assert!(active(&client, "alarm_relay").await.iter().all(|e| !e.notified()));
+    assert!(active(&client, "alarm_relay")
+        .await
+        .iter()
+        .all(|e| !e.notified()));
 
     let sink = SmtpSink::start();
     let s = tick(&db.config_mail("", &sink.email_toml()), false).await;
@@ -153,7 +176,10 @@ async fn failure_then_recovery(email_toml: &str, expect_in_error: &str) {
         header(&sink.messages()[0], "Subject"),
         Some("[alarm_relay] 2 detection(s), 2 continuing")
     );
-    assert!(active(&client, "alarm_relay").await.iter().all(Event::notified));
+    assert!(active(&client, "alarm_relay")
+        .await
+        .iter()
+        .all(Event::notified));
 }
 
 #[tokio::test]
@@ -183,7 +209,10 @@ async fn recipient_refused_with_550_is_recorded_and_retried_after_the_fix() {
     let s = tick(&config, false).await;
     assert_eq!((s.emails_sent, s.alarms_errored), (0, 1));
     let (_, run) = last_run(&client).await;
-    let message = run["per_alarm"]["alarm_550"]["error_message"].as_str().unwrap_or("").to_owned();
+    let message = run["per_alarm"]["alarm_550"]["error_message"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned();
     assert!(message.contains("550"), "{message}");
     assert!(sink.messages().is_empty());
     assert!(!active(&client, "alarm_550").await[0].notified());
@@ -191,7 +220,10 @@ async fn recipient_refused_with_550_is_recorded_and_retried_after_the_fix() {
     set_data_key(&client, &alarm, "recipients", json!("ok@test.example")).await;
     let s = tick(&config, false).await;
     assert_eq!((s.emails_sent, s.alarms_errored), (1, 0));
-    assert_eq!(header(&sink.messages()[0], "X-RcptTo"), Some("ok@test.example"));
+    assert_eq!(
+        header(&sink.messages()[0], "X-RcptTo"),
+        Some("ok@test.example")
+    );
 }
 
 #[tokio::test]

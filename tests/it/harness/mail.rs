@@ -34,12 +34,17 @@ fn spawn_fake(mut cmd: Command, port: u16, wait_for_line: bool) -> Child {
     if wait_for_line {
         let stdout = child.stdout.take().expect("piped stdout");
         let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line).expect("fake's first line");
+        BufReader::new(stdout)
+            .read_line(&mut line)
+            .expect("fake's first line");
         assert_eq!(line.trim(), "ready", "fake did not start");
     }
     let deadline = Instant::now() + Duration::from_secs(60);
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "fake on port {port} did not start");
+        assert!(
+            Instant::now() < deadline,
+            "fake on port {port} did not start"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     child
@@ -59,9 +64,12 @@ impl SmtpSink {
             .join(format!("smtp-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let mut cmd = Command::new("python3");
-        cmd.arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fakes/smtp_sink.py"))
-            .arg(port.to_string())
-            .arg(&dir);
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fakes/smtp_sink.py"
+        ))
+        .arg(port.to_string())
+        .arg(&dir);
         let child = spawn_fake(cmd, port, true);
         SmtpSink { port, dir, child }
     }
@@ -169,7 +177,10 @@ impl Moto {
         .expect("request");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("response");
-        let body = response.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or("");
         serde_json::from_str(body).expect("moto data is JSON")
     }
 }

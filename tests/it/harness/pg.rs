@@ -325,7 +325,8 @@ impl TestDb {
     pub fn config_file_mail(&self, engine: &str, email: &str) -> PathBuf {
         let path = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{}.toml", self.name));
         let mut f = std::fs::File::create(&path).expect("create config file");
-        f.write_all(self.toml(engine, email).as_bytes()).expect("write config file");
+        f.write_all(self.toml(engine, email).as_bytes())
+            .expect("write config file");
         path
     }
 
