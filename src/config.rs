@@ -695,6 +695,48 @@ mod tests {
         }
     }
 
+    /// Every key of every table, uncommented, must parse; and every key
+    /// the structs know must be documented in the example.
+    #[test]
+    fn the_example_parses_and_documents_every_key() {
+        let example = include_str!("../config.toml.example");
+        let c = parse(example).expect("the example as shipped is valid");
+        assert!(matches!(c.email.provider, Provider::Smtp(_)));
+
+        let uncommented: String = example
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest)
+                    if rest.split_once(" = ").is_some_and(|(key, _)| {
+                        !key.is_empty() && key.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+                    }) =>
+                {
+                    rest
+                }
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let value: toml::Table = toml::from_str(&uncommented).expect("uncommented example is TOML");
+        let raw: RawConfig = toml::from_str(&uncommented).expect("every documented key is known");
+        assert!(raw.db.dsn.is_some() && raw.email.is_some());
+        let documented = |table: &str, key: &str| {
+            value.get(table).and_then(|t| t.get(key)).is_some()
+        };
+        for key in ["service_base_url", "request_timeout", "log_path", "alarm_timeout", "concurrency"] {
+            assert!(documented("engine", key), "engine.{key}");
+        }
+        for key in ["dsn", "host", "port", "name", "user", "password", "env_path"] {
+            assert!(documented("db", key), "db.{key}");
+        }
+        for key in [
+            "provider", "from", "smtp_timeout", "smtp_host", "smtp_port", "smtp_tls", "smtp_username",
+            "smtp_password_env", "smtp_password_file", "region", "endpoint_url",
+        ] {
+            assert!(documented("email", key), "email.{key}");
+        }
+    }
+
     #[test]
     fn dotenv_file_supplies_db_settings() {
         let dir = std::env::temp_dir().join(format!("swf-alarms-cfg-{}", std::process::id()));
