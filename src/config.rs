@@ -720,18 +720,34 @@ mod tests {
         let value: toml::Table = toml::from_str(&uncommented).expect("uncommented example is TOML");
         let raw: RawConfig = toml::from_str(&uncommented).expect("every documented key is known");
         assert!(raw.db.dsn.is_some() && raw.email.is_some());
-        let documented = |table: &str, key: &str| {
-            value.get(table).and_then(|t| t.get(key)).is_some()
-        };
-        for key in ["service_base_url", "request_timeout", "log_path", "alarm_timeout", "concurrency"] {
+        let documented =
+            |table: &str, key: &str| value.get(table).and_then(|t| t.get(key)).is_some();
+        for key in [
+            "service_base_url",
+            "request_timeout",
+            "log_path",
+            "alarm_timeout",
+            "concurrency",
+        ] {
             assert!(documented("engine", key), "engine.{key}");
         }
-        for key in ["dsn", "host", "port", "name", "user", "password", "env_path"] {
+        for key in [
+            "dsn", "host", "port", "name", "user", "password", "env_path",
+        ] {
             assert!(documented("db", key), "db.{key}");
         }
         for key in [
-            "provider", "from", "smtp_timeout", "smtp_host", "smtp_port", "smtp_tls", "smtp_username",
-            "smtp_password_env", "smtp_password_file", "region", "endpoint_url",
+            "provider",
+            "from",
+            "smtp_timeout",
+            "smtp_host",
+            "smtp_port",
+            "smtp_tls",
+            "smtp_username",
+            "smtp_password_env",
+            "smtp_password_file",
+            "region",
+            "endpoint_url",
         ] {
             assert!(documented("email", key), "email.{key}");
         }

@@ -152,3 +152,69 @@ async fn two_runs_at_once_one_works_the_other_exits_0() {
     assert_eq!(row_count(&client, "engine_run").await, 1);
     assert_eq!(row_count(&client, "event").await, 1);
 }
+
+#[tokio::test]
+async fn a_killed_tick_leaves_consistent_state_and_the_next_one_works() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_fast", "", static_alarm(&["a", "b"])).await;
+    let slow = insert_alarm(
+        &client,
+        "alarm_slow",
+        "",
+        json!({"detector": "static_list", "recipients": "a@x.example",
+               "params": {"delay_ms": 20000, "detections": detections(&["c"])}}),
+    )
+    .await;
+    let mut child = bin()
+        .arg("run")
+        .arg("--config")
+        .arg(db.config_file(""))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while active(&client, "alarm_fast").await.len() < 2 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fast alarm never committed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    child.kill().expect("kill -9 the tick");
+    child.wait().expect("reap");
+
+    // Killed mid-tick: the fast alarm's change is whole, the slow one wrote
+    // nothing, and the run row says the tick never finished.
+    assert_eq!(active(&client, "alarm_fast").await.len(), 2);
+    assert!(events(&client, "alarm_slow").await.is_empty());
+    let (status, run) = last_run(&client).await;
+    assert_eq!(status, "active");
+    assert!(run.get("finished_at").is_none());
+
+    set_params(&client, &slow, json!({"detections": detections(&["c"])})).await;
+    let config = db.config();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let summary = loop {
+        // The server drops the dead session's lock as soon as it notices.
+        match swf_alarms::tick::run_tick(&config, &Default::default())
+            .await
+            .expect("tick")
+        {
+            swf_alarms::tick::TickOutcome::Done(s) => break s,
+            swf_alarms::tick::TickOutcome::AlreadyRunning => {
+                assert!(std::time::Instant::now() < deadline, "lock never released");
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(summary.alarms_errored, 0);
+    assert_eq!(summary.new_events, 1, "only the slow alarm's entity is new");
+    assert_eq!(
+        active(&client, "alarm_fast").await.len(),
+        2,
+        "no duplicates"
+    );
+    assert_eq!(active(&client, "alarm_slow").await.len(), 1);
+}

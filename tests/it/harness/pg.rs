@@ -255,6 +255,16 @@ pub fn config_toml(port: u16, db: &str, engine: &str, email: &str) -> String {
     )
 }
 
+/// Shows the engine's logs in test output when `TEST_LOG` is set.
+fn init_logs() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("swf_alarms=debug,alarms=debug")
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 /// One test's database, dropped when the handle is.
 pub struct TestDb {
     pub name: String,
@@ -264,6 +274,7 @@ pub struct TestDb {
 impl TestDb {
     /// A fresh copy of the migrated template.
     pub fn new() -> TestDb {
+        init_logs();
         let cluster = cluster();
         let name = format!(
             "t_{}_{}",
