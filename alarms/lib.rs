@@ -15,7 +15,9 @@
 //! assert!(reg.params.iter().any(|p| p.name == "detections"));
 //! ```
 
-use std::{future::Future, pin::Pin, time::Duration};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
+
+pub mod support;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -56,7 +58,7 @@ impl Detection {
 ///
 /// Any of these fails the alarm for this tick only: nothing is cleared,
 /// and the message lands in the run record.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum DetectError {
     /// The upstream could not be reached or answered with an error.
@@ -130,24 +132,115 @@ pub struct ParamSpec {
     pub description: &'static str,
 }
 
-/// What a detector may use while it runs: the clock of this tick and the
-/// alarm it runs for. Sources are added here as detectors need them.
-#[derive(Debug, Clone)]
+/// A future returned by a source.
+pub type SourceFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DetectError>> + Send + 'a>>;
+
+/// The PanDA REST API (through the service at `engine.service_base_url`).
+///
+/// The engine's implementation sends identical requests (same path and
+/// query) once per tick, however many alarms make them, and caches nothing
+/// across ticks.
+pub trait PandaApi: Send + Sync {
+    /// GETs `path` (e.g. `/api/panda/tasks/`) with these query pairs and
+    /// parses the body as JSON.
+    fn get_json<'a>(
+        &'a self,
+        path: &'a str,
+        query: &'a [(String, String)],
+    ) -> SourceFuture<'a, Arc<Value>>;
+    /// The monitor's page for a task.
+    fn task_url(&self, jeditaskid: i64) -> String;
+    /// Logs `message` once per tick for `key`, however many alarms hit it.
+    fn warn_once(&self, key: &str, message: &str);
+}
+
+/// A value bound to a database detector's query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    /// Compared as text.
+    Text(String),
+    /// Any of these, compared as text.
+    TextList(Vec<String>),
+    /// A number.
+    Float(f64),
+}
+
+/// Read-only access to the engine's database, for database detectors.
+///
+/// Queries run in a read-only transaction under a statement timeout. A
+/// detector builds its SQL from identifiers it has validated and quoted
+/// (see [`support::sql`]); values travel as bound parameters.
+pub trait ReadOnlyDb: Send + Sync {
+    /// Runs a query returning one row of one `float8` column.
+    fn query_f64<'a>(&'a self, sql: String, params: Vec<SqlValue>)
+        -> SourceFuture<'a, Option<f64>>;
+    /// The SQL type name of `table.column` (`timestamp with time zone`,
+    /// `double precision`, …), or `None` when there is no such column.
+    fn column_type<'a>(&'a self, table: String, column: String)
+        -> SourceFuture<'a, Option<String>>;
+}
+
+/// What a detector may use while it runs: the clock of this tick, the
+/// alarm it runs for, and the sources the engine's config enables.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Ctx {
     /// This tick's clock, Unix seconds.
     pub now: f64,
     /// The alarm's `entry_id`, for messages.
     pub alarm: String,
+    panda: Option<Arc<dyn PandaApi>>,
+    db: Option<Arc<dyn ReadOnlyDb>>,
+}
+
+impl std::fmt::Debug for Ctx {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ctx")
+            .field("now", &self.now)
+            .field("alarm", &self.alarm)
+            .field("panda", &self.panda.is_some())
+            .field("db", &self.db.is_some())
+            .finish()
+    }
 }
 
 impl Ctx {
-    /// A context for one alarm at one instant.
+    /// A context for one alarm at one instant, with no sources.
     pub fn new(now: f64, alarm: impl Into<String>) -> Self {
         Ctx {
             now,
             alarm: alarm.into(),
+            panda: None,
+            db: None,
         }
+    }
+
+    /// Adds the PanDA source.
+    pub fn with_panda(mut self, panda: Arc<dyn PandaApi>) -> Self {
+        self.panda = Some(panda);
+        self
+    }
+
+    /// Adds the read-only database.
+    pub fn with_db(mut self, db: Arc<dyn ReadOnlyDb>) -> Self {
+        self.db = Some(db);
+        self
+    }
+
+    /// The PanDA source, or an error saying how to configure it.
+    pub fn panda(&self) -> Result<&dyn PandaApi, DetectError> {
+        self.panda.as_deref().ok_or_else(|| DetectError::Upstream {
+            source_name: "PanDA".into(),
+            message: "not configured: set engine.service_base_url".into(),
+        })
+    }
+
+    /// The read-only database, or an error.
+    pub fn db(&self) -> Result<&dyn ReadOnlyDb, DetectError> {
+        self.db.as_deref().ok_or_else(|| DetectError::Upstream {
+            source_name: "database".into(),
+            message: "no read-only database handle in this context".into(),
+        })
     }
 }
 

@@ -19,6 +19,9 @@ use serde::Deserialize;
 /// when `[db]` named none.
 const LEGACY_ENV_PATH: &str = "/opt/swf-monitor/config/env/production.env";
 
+/// Where a task's page is, unless `engine.panda_task_url` says otherwise.
+const DEFAULT_TASK_URL: &str = "https://epic-devcloud.org/prod/panda/tasks/{jeditaskid}/";
+
 /// Environment variables that override `[db]` keys, e.g. `SWF_ALARMS_DB_PASSWORD`.
 const DB_ENV_PREFIX: &str = "SWF_ALARMS_DB_";
 
@@ -115,6 +118,8 @@ pub struct RawEngine {
     pub alarm_timeout: Option<f64>,
     /// How many alarms run at once (default 4).
     pub concurrency: Option<usize>,
+    /// The monitor's task page; `{jeditaskid}` is replaced by the task id.
+    pub panda_task_url: Option<String>,
     /// The first engine's SQLite state file; unused (state lives in Postgres).
     pub state_db: Option<String>,
 }
@@ -190,8 +195,10 @@ pub struct Config {
 pub struct EngineConfig {
     /// PanDA proxy base URL, without a trailing slash.
     pub service_base_url: Option<String>,
-    /// Upstream request timeout.
+    /// Upstream request timeout (PanDA, database detectors).
     pub request_timeout: Duration,
+    /// Task page link template, with `{jeditaskid}`.
+    pub panda_task_url: String,
     /// Log file, appended to.
     pub log_path: Option<PathBuf>,
     /// Per-alarm detector timeout.
@@ -359,6 +366,9 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
     Ok(EngineConfig {
         service_base_url,
         request_timeout: seconds("engine.request_timeout", raw.request_timeout, 20.0)?,
+        panda_task_url: raw
+            .panda_task_url
+            .unwrap_or_else(|| DEFAULT_TASK_URL.to_owned()),
         log_path: raw.log_path.as_deref().map(expand_home),
         alarm_timeout: seconds("engine.alarm_timeout", raw.alarm_timeout, 120.0)?,
         concurrency,

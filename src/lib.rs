@@ -27,6 +27,7 @@ mod logging;
 pub(crate) mod notify;
 pub(crate) mod recipients;
 pub(crate) mod reconcile;
+pub(crate) mod sources;
 pub mod store;
 pub mod tick;
 pub(crate) mod time;

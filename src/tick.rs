@@ -22,6 +22,7 @@ use crate::{
     notify::{self, compose::compose, Channel, Message, SendError},
     recipients::{self, Resolved},
     reconcile::{reconcile, Outcome, Plan, Policy},
+    sources::{db::DbReader, panda::PandaClient},
     store::{
         self,
         alarms::AlarmRow,
@@ -72,6 +73,17 @@ pub enum TickOutcome {
     Done(TickSummary),
 }
 
+/// Why a tick did not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum TickError {
+    /// The database was unreachable, or its schema is not ready.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A client the tick needs could not be set up.
+    #[error("{0}")]
+    Setup(String),
+}
+
 /// What every alarm task shares.
 struct Shared {
     pool: Pool,
@@ -83,6 +95,8 @@ struct Shared {
     alarm_timeout: Duration,
     send_timeout: Duration,
     slots: Semaphore,
+    panda: Option<Arc<PandaClient>>,
+    db: Arc<DbReader>,
 }
 
 impl Shared {
@@ -95,7 +109,7 @@ impl Shared {
 ///
 /// An `Err` means nothing was done (the database is unreachable, or
 /// migrations are pending); alarm failures are in the summary instead.
-pub async fn run_tick(config: &Config, options: &TickOptions) -> Result<TickOutcome, StoreError> {
+pub async fn run_tick(config: &Config, options: &TickOptions) -> Result<TickOutcome, TickError> {
     let started = Instant::now();
     let Some(lock) = lock::try_acquire(&config.db).await? else {
         return Ok(TickOutcome::AlreadyRunning);
@@ -110,9 +124,9 @@ async fn run_locked(
     config: &Config,
     options: &TickOptions,
     started: Instant,
-) -> Result<TickSummary, StoreError> {
+) -> Result<TickSummary, TickError> {
     let pool = store::pool(&config.db, config.engine.concurrency + 1)?;
-    let client = pool.get().await?;
+    let client = pool.get().await.map_err(StoreError::from)?;
     let pending = migrate::pending(&client).await?;
     if !pending.is_empty() {
         let names: Vec<&str> = pending.iter().map(|m| m.name).collect();
@@ -121,23 +135,39 @@ async fn run_locked(
             config.db.target(),
             pending.len(),
             names.join(", ")
-        )));
+        ))
+        .into());
     }
     let rows = store::alarms::load(&client).await?;
     let teams = store::alarms::load_teams(&client).await?;
+
+    // Clients are set up before the run row exists: a failure here means
+    // the tick did nothing. None of them connects yet.
+    let channel = if options.dry_run {
+        None
+    } else {
+        let channel = notify::channel(&config.email)
+            .await
+            .map_err(|e| TickError::Setup(format!("the mail channel cannot be set up: {e}")))?;
+        Some(channel)
+    };
+    let panda = match &config.engine.service_base_url {
+        Some(base) => Some(Arc::new(
+            PandaClient::new(
+                base,
+                &config.engine.panda_task_url,
+                config.engine.request_timeout,
+            )
+            .map_err(TickError::Setup)?,
+        )),
+        None => None,
+    };
+
     let started_at = options.now.unwrap_or_else(time::now);
     let run_id = runs::start(&client, started_at).await?;
     drop(client);
     tracing::info!(run = %run_id, alarms = rows.len(), dry_run = options.dry_run, "Tick started.");
 
-    let channel =
-        if options.dry_run {
-            None
-        } else {
-            Some(notify::channel(&config.email).await.map_err(|e| {
-                StoreError::Schema(format!("the mail channel cannot be set up: {e}"))
-            })?)
-        };
     let shared = Arc::new(Shared {
         pool: pool.clone(),
         teams,
@@ -147,8 +177,16 @@ async fn run_locked(
         alarm_timeout: config.engine.alarm_timeout,
         send_timeout: config.email.timeout,
         slots: Semaphore::new(config.engine.concurrency),
+        panda,
+        db: Arc::new(DbReader::new(pool.clone(), config.engine.request_timeout)),
     });
     let reports = run_alarms(&shared, rows).await;
+    if let Some(panda) = &shared.panda {
+        tracing::debug!(
+            requests = panda.requests_sent(),
+            "PanDA requests sent this tick."
+        );
+    }
 
     let mut summary = TickSummary {
         run_id: run_id.clone(),
@@ -182,7 +220,7 @@ async fn run_locked(
         "error_details": error_details.join("\n\n"),
         "per_alarm": per_alarm,
     });
-    let client = pool.get().await?;
+    let client = pool.get().await.map_err(StoreError::from)?;
     runs::finish(&client, &run_id, &results, finished_at).await?;
     summary.duration = started.elapsed();
     tracing::info!(
@@ -503,7 +541,10 @@ async fn detect(shared: &Shared, alarm: &Alarm) -> Result<Vec<Detection>, AlarmE
         detector: registration.name.to_owned(),
         source,
     };
-    let ctx = Ctx::new(shared.now(), alarm.entry_id.clone());
+    let mut ctx = Ctx::new(shared.now(), alarm.entry_id.clone()).with_db(shared.db.clone());
+    if let Some(panda) = &shared.panda {
+        ctx = ctx.with_panda(panda.clone());
+    }
     let mut task = tokio::spawn((registration.detect)(ctx, alarm.params.clone()));
     match tokio::time::timeout(shared.alarm_timeout, &mut task).await {
         Ok(Ok(result)) => result.map_err(failed),

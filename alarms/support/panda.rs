@@ -1,0 +1,300 @@
+//! PanDA task listing and the failure-rate computation, shared by the
+//! PanDA detectors.
+//!
+//! `GET /api/panda/tasks/` answers `{items, total_count, has_more,
+//! next_before_id, summary, filters}`; pages are walked with `before_id =
+//! next_before_id` while `has_more`. A server that loops (a cursor that
+//! does not decrease, `has_more` without a cursor) or pages without end is
+//! an error, never a hang.
+
+use serde_json::{Map, Value};
+
+use crate::{DetectError, PandaApi};
+
+/// The task-list endpoint.
+pub const TASKS_PATH: &str = "/api/panda/tasks/";
+/// The server's largest page.
+pub const MAX_LIMIT: u32 = 200;
+/// Pages walked at most for one query (200 × 100 = 20,000 tasks).
+pub const MAX_PAGES: usize = 100;
+
+/// The filters of one task-list query.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TaskQuery {
+    /// Tasks modified within this many days.
+    pub days: u32,
+    /// Task status, e.g. `running`.
+    pub status: Option<String>,
+    /// Owner; `%` wildcards pass through to the server.
+    pub username: Option<String>,
+    /// PanDA processing type.
+    pub processingtype: Option<String>,
+    /// Working group (older alarm rows carry it).
+    pub workinggroup: Option<String>,
+}
+
+impl TaskQuery {
+    fn pairs(&self, before_id: Option<i64>) -> Vec<(String, String)> {
+        let mut q = vec![("days".to_owned(), self.days.to_string())];
+        let optional = [
+            ("status", &self.status),
+            ("username", &self.username),
+            ("processingtype", &self.processingtype),
+            ("workinggroup", &self.workinggroup),
+        ];
+        for (key, value) in optional {
+            if let Some(v) = value {
+                q.push((key.to_owned(), v.clone()));
+            }
+        }
+        q.push(("limit".to_owned(), MAX_LIMIT.to_string()));
+        if let Some(id) = before_id {
+            q.push(("before_id".to_owned(), id.to_string()));
+        }
+        q
+    }
+}
+
+/// One task, with the fields the detectors use; numbers may be absent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub jeditaskid: i64,
+    pub taskname: String,
+    pub status: String,
+    pub username: String,
+    pub site: String,
+    pub nactive: u64,
+    pub nfinished: u64,
+    pub nfailed: u64,
+    /// Retry-exhausted failures; absent on older servers.
+    pub nfinalfailed: Option<u64>,
+    pub computed_failurerate: Option<f64>,
+    pub computed_finalfailurerate: Option<f64>,
+    /// JEDI's own column, usually null in this deployment.
+    pub failurerate: Option<f64>,
+    pub modificationtime: Option<String>,
+}
+
+/// A number the server sent as a number or a numeric string.
+fn number(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f| f.is_finite())
+}
+
+fn count(map: &Map<String, Value>, key: &str) -> Option<u64> {
+    number(map.get(key)).map(|f| if f < 0.0 { 0 } else { f.round() as u64 })
+}
+
+fn text(map: &Map<String, Value>, key: &str) -> String {
+    match map.get(key) {
+        Some(Value::String(s)) => s.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl Task {
+    /// Reads one item of `items`; an item without a task id is malformed.
+    pub fn from_json(item: &Value) -> Result<Task, String> {
+        let map = item
+            .as_object()
+            .ok_or_else(|| format!("a task is not an object: {}", preview(item)))?;
+        let id = number(map.get("jeditaskid"))
+            .filter(|f| f.fract() == 0.0)
+            .ok_or_else(|| format!("a task has no jeditaskid: {}", preview(item)))?;
+        Ok(Task {
+            jeditaskid: id as i64,
+            taskname: text(map, "taskname"),
+            status: text(map, "status"),
+            username: text(map, "username"),
+            site: text(map, "site"),
+            nactive: count(map, "nactive").unwrap_or(0),
+            nfinished: count(map, "nfinished").unwrap_or(0),
+            nfailed: count(map, "nfailed").unwrap_or(0),
+            nfinalfailed: count(map, "nfinalfailed"),
+            computed_failurerate: number(map.get("computed_failurerate")),
+            computed_finalfailurerate: number(map.get("computed_finalfailurerate")),
+            failurerate: number(map.get("failurerate")),
+            modificationtime: map
+                .get("modificationtime")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
+    }
+}
+
+fn preview(v: &Value) -> String {
+    let text = v.to_string();
+    match text.char_indices().nth(120) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
+}
+
+/// Every task matching `query`, walking all pages.
+pub async fn list_tasks(api: &dyn PandaApi, query: &TaskQuery) -> Result<Vec<Task>, DetectError> {
+    let bad = |message: String| DetectError::BadResponse {
+        source_name: TASKS_PATH.into(),
+        message,
+    };
+    let mut tasks = Vec::new();
+    let mut before_id: Option<i64> = None;
+    for page in 1..=MAX_PAGES {
+        let pairs = query.pairs(before_id);
+        let body = api.get_json(TASKS_PATH, &pairs).await?;
+        let map = body
+            .as_object()
+            .ok_or_else(|| bad(format!("expected an object, got {}", preview(&body))))?;
+        let items = map
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| bad("the answer has no `items` list".into()))?;
+        for item in items {
+            tasks.push(Task::from_json(item).map_err(bad)?);
+        }
+        let has_more = map
+            .get("has_more")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        if !has_more {
+            return Ok(tasks);
+        }
+        let next = number(map.get("next_before_id"))
+            .map(|f| f as i64)
+            .ok_or_else(|| {
+                bad(format!(
+                    "page {page} says has_more but gives no next_before_id"
+                ))
+            })?;
+        if before_id.is_some_and(|prev| next >= prev) {
+            return Err(bad(format!(
+                "page {page}: cursor next_before_id={next} does not decrease (previous {}); the server is looping",
+                before_id.unwrap_or_default()
+            )));
+        }
+        before_id = Some(next);
+    }
+    Err(bad(format!(
+        "more than {MAX_PAGES} pages of {MAX_LIMIT} tasks; narrow the query (days, status, username)"
+    )))
+}
+
+/// Which failure rate a detection is judged by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateKind {
+    /// `computed_finalfailurerate`: failures that exhausted their retries.
+    Final,
+    /// `computed_failurerate`: every failed attempt (older servers).
+    AllFailures,
+}
+
+impl RateKind {
+    /// The field name, as the server spells it.
+    pub fn field(self) -> &'static str {
+        match self {
+            RateKind::Final => "computed_finalfailurerate",
+            RateKind::AllFailures => "computed_failurerate",
+        }
+    }
+}
+
+/// A task's failure rate and the jobs it is computed over.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub value: f64,
+    pub kind: RateKind,
+    /// Terminal jobs: failed (final when known) plus finished.
+    pub terminal: u64,
+}
+
+/// The retry-exhausted failure rate when the server provides it, else
+/// the all-failures rate; `None` when the task has no terminal jobs yet.
+pub fn failure_rate(task: &Task) -> Option<Rate> {
+    match (task.computed_finalfailurerate, task.nfinalfailed) {
+        (Some(value), final_failed) => Some(Rate {
+            value,
+            kind: RateKind::Final,
+            terminal: final_failed.unwrap_or(task.nfailed) + task.nfinished,
+        }),
+        (None, Some(_)) => None,
+        (None, None) => task.computed_failurerate.map(|value| Rate {
+            value,
+            kind: RateKind::AllFailures,
+            terminal: task.nfailed + task.nfinished,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn lenient_numbers_and_required_id() {
+        let t = Task::from_json(&json!({
+            "jeditaskid": 35981, "taskname": "t", "status": "running", "nfinished": 10.0,
+            "nfailed": null, "computed_finalfailurerate": "0.25", "nfinalfailed": 3
+        }))
+        .expect("parses");
+        assert_eq!((t.jeditaskid, t.nfinished, t.nfailed), (35981, 10, 0));
+        assert_eq!(t.computed_finalfailurerate, Some(0.25));
+        assert!(Task::from_json(&json!({"taskname": "no id"})).is_err());
+        assert!(Task::from_json(&json!([1])).is_err());
+    }
+
+    #[test]
+    fn rate_prefers_final_and_falls_back_only_on_old_servers() {
+        let mut t = Task::from_json(&json!({"jeditaskid": 1, "nfinished": 90, "nfailed": 30,
+            "nfinalfailed": 10, "computed_finalfailurerate": 0.1, "computed_failurerate": 0.25}))
+        .expect("task");
+        assert_eq!(
+            failure_rate(&t),
+            Some(Rate {
+                value: 0.1,
+                kind: RateKind::Final,
+                terminal: 100
+            })
+        );
+        // A new server with no terminal jobs yet: no rate, no fallback.
+        t.computed_finalfailurerate = None;
+        assert_eq!(failure_rate(&t), None);
+        // An old server: no final fields at all.
+        t.nfinalfailed = None;
+        assert_eq!(
+            failure_rate(&t),
+            Some(Rate {
+                value: 0.25,
+                kind: RateKind::AllFailures,
+                terminal: 120
+            })
+        );
+    }
+
+    #[test]
+    fn query_pairs_forward_every_filter() {
+        let q = TaskQuery {
+            days: 2,
+            status: Some("running".into()),
+            username: Some("Sakib%".into()),
+            processingtype: None,
+            workinggroup: Some("EIC".into()),
+        };
+        let pairs = q.pairs(Some(99));
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("days"), Some("2"));
+        assert_eq!(get("username"), Some("Sakib%"));
+        assert_eq!(get("limit"), Some("200"));
+        assert_eq!(get("before_id"), Some("99"));
+        assert_eq!(get("processingtype"), None);
+    }
+}

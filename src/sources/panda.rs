@@ -1,0 +1,191 @@
+//! The PanDA REST client: one per tick, sharing identical requests.
+//!
+//! Several alarms often ask the same question (the same status, window
+//! and owner). Each distinct URL is fetched once per tick: the first
+//! caller sends it, concurrent callers wait for that answer, later
+//! callers get it at once. The answer — or the error — is kept only for
+//! this tick.
+
+use std::{
+    collections::{HashMap, HashSet},
+    sync::{
+        atomic::{AtomicUsize, Ordering},
+        Arc, Mutex,
+    },
+    time::Duration,
+};
+
+use alarms::{DetectError, PandaApi, SourceFuture};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+/// Characters of an error body kept in messages.
+const BODY_PREVIEW: usize = 200;
+
+/// Why a PanDA request failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PandaError {
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    #[error("HTTP {status}: {body}")]
+    Status { status: u16, body: String },
+    #[error("the body is not JSON ({error}): {body}")]
+    NotJson { error: String, body: String },
+    #[error("{0}")]
+    Other(String),
+}
+
+impl PandaError {
+    fn into_detect(self, url: &str) -> DetectError {
+        let source_name = url.to_owned();
+        let message = self.to_string();
+        match self {
+            PandaError::NotJson { .. } => DetectError::BadResponse {
+                source_name,
+                message,
+            },
+            _ => DetectError::Upstream {
+                source_name,
+                message,
+            },
+        }
+    }
+}
+
+fn preview(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim();
+    match text.char_indices().nth(BODY_PREVIEW) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_owned(),
+    }
+}
+
+type Shared = Arc<OnceCell<Result<Arc<Value>, DetectError>>>;
+
+/// The tick's PanDA client.
+pub(crate) struct PandaClient {
+    http: reqwest::Client,
+    base: String,
+    task_url: String,
+    timeout: Duration,
+    answers: Mutex<HashMap<String, Shared>>,
+    warned: Mutex<HashSet<String>>,
+    sent: AtomicUsize,
+}
+
+impl PandaClient {
+    /// A client for `base` (no trailing slash); `task_url` holds
+    /// `{jeditaskid}` where the task id goes.
+    pub(crate) fn new(base: &str, task_url: &str, timeout: Duration) -> Result<Self, String> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(30))
+            .user_agent(concat!("swf-alarms/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| format!("cannot set up the HTTP client: {e}"))?;
+        Ok(PandaClient {
+            http,
+            base: base.to_owned(),
+            task_url: task_url.to_owned(),
+            timeout,
+            answers: Mutex::new(HashMap::new()),
+            warned: Mutex::new(HashSet::new()),
+            sent: AtomicUsize::new(0),
+        })
+    }
+
+    /// Requests actually sent this tick.
+    pub(crate) fn requests_sent(&self) -> usize {
+        self.sent.load(Ordering::Relaxed)
+    }
+
+    async fn fetch(&self, url: &reqwest::Url) -> Result<Arc<Value>, PandaError> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(url = %url, "PanDA request.");
+        let response = self.http.get(url.clone()).send().await.map_err(|e| {
+            if e.is_timeout() {
+                PandaError::Timeout(self.timeout)
+            } else if e.is_connect() {
+                PandaError::Connect(crate::error_chain(&e, ": "))
+            } else {
+                PandaError::Other(crate::error_chain(&e, ": "))
+            }
+        })?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(|e| {
+            if e.is_timeout() {
+                PandaError::Timeout(self.timeout)
+            } else {
+                PandaError::Other(format!(
+                    "reading the body: {}",
+                    crate::error_chain(&e, ": ")
+                ))
+            }
+        })?;
+        if !status.is_success() {
+            return Err(PandaError::Status {
+                status: status.as_u16(),
+                body: preview(&body),
+            });
+        }
+        serde_json::from_slice(&body)
+            .map(Arc::new)
+            .map_err(|e| PandaError::NotJson {
+                error: e.to_string(),
+                body: preview(&body),
+            })
+    }
+}
+
+impl PandaApi for PandaClient {
+    fn get_json<'a>(
+        &'a self,
+        path: &'a str,
+        query: &'a [(String, String)],
+    ) -> SourceFuture<'a, Arc<Value>> {
+        Box::pin(async move {
+            let mut url = reqwest::Url::parse(&format!("{}{}", self.base, path)).map_err(|e| {
+                DetectError::Upstream {
+                    source_name: format!("{}{}", self.base, path),
+                    message: format!("not a valid URL: {e}"),
+                }
+            })?;
+            if !query.is_empty() {
+                url.query_pairs_mut().extend_pairs(query);
+            }
+            let cell = {
+                // Never held across an await; a poisoned lock only means
+                // another alarm panicked mid-insert, and the map is still sound.
+                let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
+                Arc::clone(answers.entry(url.to_string()).or_default())
+            };
+            cell.get_or_init(|| async {
+                self.fetch(&url)
+                    .await
+                    .map_err(|e| e.into_detect(url.as_str()))
+            })
+            .await
+            .clone()
+        })
+    }
+
+    fn task_url(&self, jeditaskid: i64) -> String {
+        self.task_url
+            .replace("{jeditaskid}", &jeditaskid.to_string())
+    }
+
+    fn warn_once(&self, key: &str, message: &str) {
+        let first = self
+            .warned
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key.to_owned());
+        if first {
+            tracing::warn!("{message}");
+        }
+    }
+}
