@@ -8,4 +8,5 @@ mod compat;
 mod migrate;
 mod notify_ses;
 mod notify_smtp;
+mod panda;
 mod tick;
