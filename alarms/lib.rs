@@ -36,6 +36,9 @@ pub struct Detection {
     /// Structured context merged into the event's `data` (the engine's
     /// own keys win on a clash).
     pub extra: Map<String, Value>,
+    /// Hold this detection out of emails until it has been active this
+    /// long; `None` uses the alarm's `notify_after_minutes`.
+    pub notify_after_minutes: Option<f64>,
 }
 
 impl Detection {
@@ -50,6 +53,7 @@ impl Detection {
             subject: subject.into(),
             body: body.into(),
             extra: Map::new(),
+            notify_after_minutes: None,
         }
     }
 }

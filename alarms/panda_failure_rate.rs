@@ -153,6 +153,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                     subject,
                     body,
                     extra: extra.as_object().cloned().unwrap_or_default(),
+                    notify_after_minutes: None,
                 });
             }
         }

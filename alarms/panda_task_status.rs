@@ -92,6 +92,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                         url
                     ),
                     extra: extra.as_object().cloned().unwrap_or_default(),
+                    notify_after_minutes: None,
                 });
             }
         }

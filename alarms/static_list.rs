@@ -47,6 +47,8 @@ struct Item {
     body: String,
     #[serde(default)]
     extra: Map<String, Value>,
+    #[serde(default)]
+    notify_after_minutes: Option<f64>,
 }
 
 const PARAMS: &[ParamSpec] = &[
@@ -54,7 +56,7 @@ const PARAMS: &[ParamSpec] = &[
         name: "detections",
         kind: ParamType::Array,
         default: Some("[]"),
-        description: "Detections to report: objects with dedupe_key, subject, body and optional extra.",
+        description: "Detections to report: objects with dedupe_key, subject, body, optional extra and notify_after_minutes.",
     },
     ParamSpec {
         name: "fail",
@@ -99,6 +101,7 @@ fn detect(_ctx: Ctx, params: Value) -> DetectFuture {
                 dedupe_key: item.dedupe_key,
                 body: item.body,
                 extra: item.extra,
+                notify_after_minutes: item.notify_after_minutes,
             })
             .collect())
     })

@@ -26,6 +26,10 @@ pub(crate) struct Alarm {
     pub recipient_tokens: Vec<String>,
     /// Re-send still-active events after this many hours; 0 = never.
     pub renotification_window_hours: f64,
+    /// Hold new events out of emails this many minutes; 0 = at once.
+    pub notify_after_minutes: f64,
+    /// Add a RESOLVED section for events that cleared after being emailed.
+    pub notify_on_clear: bool,
     /// The detector's params object.
     pub params: Value,
 }
@@ -121,6 +125,26 @@ impl Alarm {
                     .unwrap_or(&Value::Null)
             ));
         }
+        let notify_after_minutes = match data.get("notify_after_minutes") {
+            None | Some(Value::Null) => 0.0,
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(_) => f64::NAN,
+        };
+        if !(notify_after_minutes.is_finite() && notify_after_minutes >= 0.0) {
+            return Err(format!(
+                "data.notify_after_minutes must be a number of minutes (0 = at once), found {}",
+                data.get("notify_after_minutes").unwrap_or(&Value::Null)
+            ));
+        }
+        let notify_on_clear = match data.get("notify_on_clear") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(other) => {
+                return Err(format!(
+                    "data.notify_on_clear must be true or false, found {other}"
+                ))
+            }
+        };
         let params = match data.get("params") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(p @ Value::Object(_)) => p.clone(),
@@ -140,6 +164,8 @@ impl Alarm {
             severity,
             recipient_tokens,
             renotification_window_hours,
+            notify_after_minutes,
+            notify_on_clear,
             params,
         })
     }

@@ -15,17 +15,27 @@ use alarms::Detection;
 pub(crate) struct ActiveEvent {
     pub id: String,
     pub dedupe_key: String,
+    /// Unix seconds of the first detection of this firing.
+    pub fire_time: f64,
+    /// Its subject, for a recovery notice.
+    pub subject: String,
     /// Unix seconds of the last email that carried it; `None` (or 0 in
     /// rows the old engine wrote) means it was never sent.
     pub last_notified: Option<f64>,
 }
 
-/// What the alarm's row says about re-sending.
+/// What the alarm's row says about emailing.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Policy {
     /// Re-send a still-active event once this many seconds have passed
     /// since it was last sent; `None` means never.
     pub renotify_after: Option<f64>,
+    /// Seconds an event must have been active before its first email
+    /// (a detection may set its own); 0 = at once.
+    pub hold: f64,
+    /// List events that cleared after having been emailed in a RESOLVED
+    /// section.
+    pub notify_on_clear: bool,
 }
 
 /// What the detector said this tick.
@@ -47,6 +57,16 @@ pub(crate) enum Reason {
     NeverNotified,
     /// Still firing and the renotification window has elapsed.
     WindowElapsed,
+    /// Still firing, never emailed, and its hold has just run out.
+    HoldElapsed,
+}
+
+/// An event in the RESOLVED section: it cleared after having been emailed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ResolvedItem {
+    pub event_id: String,
+    pub dedupe_key: String,
+    pub subject: String,
 }
 
 /// One event in the email, pointing at the detection that produced it.
@@ -82,6 +102,10 @@ pub(crate) struct Plan<'a> {
     pub bundle_new: Vec<BundleItem<'a>>,
     /// The CONTINUING section of the email, in detection order.
     pub bundle_renotify: Vec<BundleItem<'a>>,
+    /// The RESOLVED section (only with `notify_on_clear`).
+    pub bundle_resolved: Vec<ResolvedItem>,
+    /// Events kept out of the email by their hold.
+    pub held: usize,
 }
 
 impl Plan<'_> {
@@ -92,13 +116,18 @@ impl Plan<'_> {
 
     /// Whether an email is due.
     pub fn has_bundle(&self) -> bool {
-        !self.bundle_new.is_empty() || !self.bundle_renotify.is_empty()
+        !self.bundle_new.is_empty()
+            || !self.bundle_renotify.is_empty()
+            || !self.bundle_resolved.is_empty()
     }
 }
 
-/// Decides one alarm's tick. `new_id` names the events it creates.
+/// Decides one alarm's tick. `new_id` names the events it creates;
+/// `unsent_resolved` are earlier clears whose recovery notice has not been
+/// sent yet (only read with `notify_on_clear`).
 pub(crate) fn reconcile<'a>(
     active: &[ActiveEvent],
+    unsent_resolved: &[ResolvedItem],
     outcome: Outcome<'a>,
     now: f64,
     policy: Policy,
@@ -116,23 +145,35 @@ pub(crate) fn reconcile<'a>(
         if !seen.insert(detection.dedupe_key.as_str()) {
             continue;
         }
+        let hold = detection
+            .notify_after_minutes
+            .map(|m| m * 60.0)
+            .unwrap_or(policy.hold);
         match by_key.get(detection.dedupe_key.as_str()) {
             None => {
                 let id = new_id();
-                plan.bundle_new.push(BundleItem {
-                    event_id: id.clone(),
-                    detection,
-                    reason: Reason::New,
-                });
+                if hold > 0.0 {
+                    plan.held += 1;
+                } else {
+                    plan.bundle_new.push(BundleItem {
+                        event_id: id.clone(),
+                        detection,
+                        reason: Reason::New,
+                    });
+                }
                 plan.create.push(NewEvent { id, detection });
             }
             Some(event) => {
-                if let Some(reason) = renotify_reason(event, now, policy) {
-                    plan.bundle_renotify.push(BundleItem {
-                        event_id: event.id.clone(),
-                        detection,
-                        reason,
-                    });
+                let item = |reason| BundleItem {
+                    event_id: event.id.clone(),
+                    detection,
+                    reason,
+                };
+                match renotify_reason(event, now, policy, hold) {
+                    Some(Reason::HoldElapsed) => plan.bundle_new.push(item(Reason::HoldElapsed)),
+                    Some(reason) => plan.bundle_renotify.push(item(reason)),
+                    None if never_notified(event) => plan.held += 1,
+                    None => {}
                 }
                 plan.touch.push(Touch {
                     id: event.id.clone(),
@@ -142,23 +183,47 @@ pub(crate) fn reconcile<'a>(
         }
     }
 
-    plan.clear = active
+    let cleared: Vec<&ActiveEvent> = active
         .iter()
         .filter(|e| !seen.contains(e.dedupe_key.as_str()))
-        .map(|e| e.id.clone())
         .collect();
+    plan.clear = cleared.iter().map(|e| e.id.clone()).collect();
+    if policy.notify_on_clear {
+        plan.bundle_resolved = unsent_resolved
+            .iter()
+            .cloned()
+            .chain(
+                cleared
+                    .iter()
+                    .filter(|e| !never_notified(e))
+                    .map(|e| ResolvedItem {
+                        event_id: e.id.clone(),
+                        dedupe_key: e.dedupe_key.clone(),
+                        subject: e.subject.clone(),
+                    }),
+            )
+            .collect();
+    }
     plan
 }
 
+fn never_notified(event: &ActiveEvent) -> bool {
+    event.last_notified.is_none_or(|t| t <= 0.0)
+}
+
 /// Why a still-firing event goes into this tick's email, if it does.
-fn renotify_reason(event: &ActiveEvent, now: f64, policy: Policy) -> Option<Reason> {
-    match event.last_notified {
-        None => Some(Reason::NeverNotified),
-        Some(t) if t <= 0.0 => Some(Reason::NeverNotified),
-        Some(t) => match policy.renotify_after {
-            Some(window) if window > 0.0 && now - t >= window => Some(Reason::WindowElapsed),
-            _ => None,
-        },
+fn renotify_reason(event: &ActiveEvent, now: f64, policy: Policy, hold: f64) -> Option<Reason> {
+    if never_notified(event) {
+        return match hold > 0.0 {
+            false => Some(Reason::NeverNotified),
+            true if now - event.fire_time >= hold => Some(Reason::HoldElapsed),
+            true => None,
+        };
+    }
+    let last = event.last_notified.unwrap_or_default();
+    match policy.renotify_after {
+        Some(window) if window > 0.0 && now - last >= window => Some(Reason::WindowElapsed),
+        _ => None,
     }
 }
 
@@ -178,6 +243,8 @@ mod tests {
         ActiveEvent {
             id: format!("ev-{key}"),
             dedupe_key: key.into(),
+            fire_time: NOW - 10.0 * HOUR,
+            subject: format!("subject {key}"),
             last_notified,
         }
     }
@@ -206,6 +273,7 @@ mod tests {
         let dets = [det("a"), det("b")];
         let plan = reconcile(
             &events,
+            &[],
             Outcome::Detected(&dets),
             NOW,
             Policy::default(),
@@ -247,10 +315,11 @@ mod tests {
         for (last, window, want) in cases {
             let policy = Policy {
                 renotify_after: window.map(|h| h * HOUR),
+                ..Policy::default()
             };
             let events = [active("a", last)];
             let dets = [det("a")];
-            let plan = reconcile(&events, Outcome::Detected(&dets), NOW, policy, ids());
+            let plan = reconcile(&events, &[], Outcome::Detected(&dets), NOW, policy, ids());
             let got = plan.bundle_renotify.first().map(|i| i.reason);
             assert_eq!(got, want, "last_notified={last:?} window={window:?}");
             assert_eq!(plan.touch.len(), 1);
@@ -260,7 +329,7 @@ mod tests {
     #[test]
     fn a_failed_detector_changes_nothing() {
         let events = [active("a", None), active("b", Some(NOW))];
-        let plan = reconcile(&events, Outcome::Failed, NOW, Policy::default(), ids());
+        let plan = reconcile(&events, &[], Outcome::Failed, NOW, Policy::default(), ids());
         assert_eq!(plan, Plan::default());
     }
 
@@ -269,7 +338,14 @@ mod tests {
         let mut second = det("a");
         second.subject = "second".into();
         let dets = [det("a"), second];
-        let plan = reconcile(&[], Outcome::Detected(&dets), NOW, Policy::default(), ids());
+        let plan = reconcile(
+            &[],
+            &[],
+            Outcome::Detected(&dets),
+            NOW,
+            Policy::default(),
+            ids(),
+        );
         assert_eq!(plan.create.len(), 1);
         assert_eq!(plan.create[0].detection.subject, "subject a");
         assert_eq!(plan.detected(), 1);
@@ -280,6 +356,7 @@ mod tests {
         let events = [active("a", None), active("b", None)];
         let plan = reconcile(
             &events,
+            &[],
             Outcome::Detected(&[]),
             NOW,
             Policy::default(),
@@ -287,6 +364,98 @@ mod tests {
         );
         assert_eq!(plan.clear.len(), 2);
         assert!(!plan.has_bundle());
+    }
+
+    #[test]
+    fn hold_keeps_new_events_out_until_it_has_elapsed() {
+        let policy = Policy {
+            hold: 3.0 * HOUR,
+            ..Policy::default()
+        };
+        let dets = [det("a")];
+        // First detection: the event is created, but no email.
+        let plan = reconcile(&[], &[], Outcome::Detected(&dets), NOW, policy, ids());
+        assert_eq!((plan.create.len(), plan.held), (1, 1));
+        assert!(!plan.has_bundle());
+        // Two hours in: still held.
+        let mut ev = active("a", None);
+        ev.fire_time = NOW - 2.0 * HOUR;
+        let plan = reconcile(
+            &[ev.clone()],
+            &[],
+            Outcome::Detected(&dets),
+            NOW,
+            policy,
+            ids(),
+        );
+        assert!(!plan.has_bundle());
+        // Three hours in: it goes out, in the NEW section.
+        ev.fire_time = NOW - 3.0 * HOUR;
+        let plan = reconcile(
+            &[ev.clone()],
+            &[],
+            Outcome::Detected(&dets),
+            NOW,
+            policy,
+            ids(),
+        );
+        assert_eq!(plan.bundle_new.len(), 1);
+        assert_eq!(plan.bundle_new[0].reason, Reason::HoldElapsed);
+        // Once sent, the hold no longer matters.
+        ev.last_notified = Some(NOW - HOUR);
+        let plan = reconcile(&[ev], &[], Outcome::Detected(&dets), NOW, policy, ids());
+        assert!(!plan.has_bundle());
+    }
+
+    #[test]
+    fn a_detection_may_carry_its_own_hold() {
+        let policy = Policy {
+            hold: 0.0,
+            ..Policy::default()
+        };
+        let mut held = det("archive");
+        held.notify_after_minutes = Some(180.0);
+        let dets = [held, det("storage")];
+        let plan = reconcile(&[], &[], Outcome::Detected(&dets), NOW, policy, ids());
+        assert_eq!(keys(&plan.bundle_new), ["storage"]);
+        assert_eq!(plan.held, 1);
+
+        let mut at_once = det("power");
+        at_once.notify_after_minutes = Some(0.0);
+        let dets = [at_once];
+        let policy = Policy {
+            hold: 3.0 * HOUR,
+            ..Policy::default()
+        };
+        let plan = reconcile(&[], &[], Outcome::Detected(&dets), NOW, policy, ids());
+        assert_eq!(keys(&plan.bundle_new), ["power"]);
+    }
+
+    #[test]
+    fn resolved_lists_only_notified_clears_and_the_backlog() {
+        let events = [active("sent", Some(NOW - HOUR)), active("never_sent", None)];
+        let backlog = [ResolvedItem {
+            event_id: "ev-old".into(),
+            dedupe_key: "old".into(),
+            subject: "old".into(),
+        }];
+        let off = Policy::default();
+        let plan = reconcile(&events, &backlog, Outcome::Detected(&[]), NOW, off, ids());
+        assert!(plan.bundle_resolved.is_empty(), "off by default");
+        assert!(!plan.has_bundle());
+
+        let on = Policy {
+            notify_on_clear: true,
+            ..Policy::default()
+        };
+        let plan = reconcile(&events, &backlog, Outcome::Detected(&[]), NOW, on, ids());
+        let ids: Vec<&str> = plan
+            .bundle_resolved
+            .iter()
+            .map(|r| r.event_id.as_str())
+            .collect();
+        assert_eq!(ids, ["ev-old", "ev-sent"]);
+        assert_eq!(plan.clear.len(), 2);
     }
 
     fn key_strategy() -> impl Strategy<Value = String> {
@@ -309,8 +478,8 @@ mod tests {
                 .collect();
             let dets: Vec<Detection> = detected.iter().map(|k| det(k)).collect();
             let outcome = if failed { Outcome::Failed } else { Outcome::Detected(&dets) };
-            let policy = Policy { renotify_after: window };
-            let plan = reconcile(&events, outcome, NOW, policy, ids());
+            let policy = Policy { renotify_after: window, ..Policy::default() };
+            let plan = reconcile(&events, &[], outcome, NOW, policy, ids());
 
             if failed {
                 prop_assert_eq!(plan, Plan::default());

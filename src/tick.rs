@@ -331,6 +331,9 @@ struct AlarmReport {
     subject: String,
     new_ids: Vec<String>,
     renotify_ids: Vec<String>,
+    /// `Some` only for alarms with `notify_on_clear`, so that other
+    /// alarms' records keep exactly the dashboard's fields.
+    resolved_ids: Option<Vec<String>>,
     params: Value,
     recipients: Vec<String>,
 }
@@ -350,6 +353,7 @@ impl AlarmReport {
             subject: String::new(),
             new_ids: Vec::new(),
             renotify_ids: Vec::new(),
+            resolved_ids: None,
             params: Value::Object(Map::new()),
             recipients: Vec::new(),
         }
@@ -362,7 +366,7 @@ impl AlarmReport {
 
     /// The `per_alarm` entry, with exactly the dashboard's fields.
     fn record(&self) -> Value {
-        json!({
+        let mut record = json!({
             "enabled": self.enabled,
             "alarms_seen": self.detections,
             "errors": u8::from(self.errored),
@@ -375,7 +379,12 @@ impl AlarmReport {
             "bundle_renotify_event_ids": self.renotify_ids,
             "params": self.params,
             "recipients": self.recipients,
-        })
+        });
+        if let (Some(ids), Some(map)) = (&self.resolved_ids, record.as_object_mut()) {
+            map.insert("bundle_resolved".into(), json!(ids.len()));
+            map.insert("bundle_resolved_event_ids".into(), json!(ids));
+        }
+        record
     }
 }
 
@@ -423,6 +432,11 @@ async fn process(
 ) -> Result<(), AlarmError> {
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
     let active = events::load_active(&client, &alarm.event_entry_id()).await?;
+    let unsent_resolved = if alarm.notify_on_clear {
+        events::load_unsent_resolved(&client, &alarm.event_entry_id(), shared.now()).await?
+    } else {
+        Vec::new()
+    };
 
     report.ran = alarms::find(&alarm.detector).is_some();
     let (detections, failure) = match detect(shared, alarm).await {
@@ -434,12 +448,14 @@ async fn process(
     let policy = Policy {
         renotify_after: (alarm.renotification_window_hours > 0.0)
             .then_some(alarm.renotification_window_hours * 3600.0),
+        hold: alarm.notify_after_minutes * 60.0,
+        notify_on_clear: alarm.notify_on_clear,
     };
     let outcome = match failure {
         None => Outcome::Detected(&detections),
         Some(_) => Outcome::Failed,
     };
-    let plan = reconcile(&active, outcome, now, policy, || {
+    let plan = reconcile(&active, &unsent_resolved, outcome, now, policy, || {
         uuid::Uuid::new_v4().to_string()
     });
     // A failed detector yields an empty plan: nothing created, nothing cleared.
@@ -456,6 +472,18 @@ async fn process(
         .iter()
         .map(|i| i.event_id.clone())
         .collect();
+    report.resolved_ids = alarm.notify_on_clear.then(|| {
+        plan.bundle_resolved
+            .iter()
+            .map(|r| r.event_id.clone())
+            .collect()
+    });
+    if plan.held > 0 {
+        tracing::debug!(
+            held = plan.held,
+            "Events held back by notify_after_minutes."
+        );
+    }
     for item in plan.bundle_new.iter().chain(&plan.bundle_renotify) {
         tracing::debug!(event = %item.event_id, key = %item.detection.dedupe_key, reason = ?item.reason, "Bundled.");
     }
@@ -468,6 +496,7 @@ async fn process(
         &alarm.description,
         &plan.bundle_new,
         &plan.bundle_renotify,
+        &plan.bundle_resolved,
     );
     report.subject = bundle.subject.clone();
     let Some(channel) = shared.channel.as_deref() else {
@@ -516,6 +545,16 @@ async fn process(
         "marking events notified",
     )
     .await?;
+    if let Some(resolved) = &report.resolved_ids {
+        events::stamp(
+            &client,
+            resolved,
+            keys::CLEAR_NOTIFIED,
+            shared.now(),
+            "marking recovery notices sent",
+        )
+        .await?;
+    }
     Ok(())
 }
 

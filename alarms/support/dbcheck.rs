@@ -119,6 +119,7 @@ pub async fn freshness(ctx: &Ctx, p: &FreshnessParams) -> Result<Vec<Detection>,
                 Value::Object(p.filters.clone())
             ),
             extra,
+            notify_after_minutes: None,
         }]);
     };
     let age_hours = (ctx.now - newest) / 3600.0;
@@ -141,6 +142,7 @@ pub async fn freshness(ctx: &Ctx, p: &FreshnessParams) -> Result<Vec<Detection>,
             p.max_age_hours
         ),
         extra,
+        notify_after_minutes: None,
     }])
 }
 
@@ -183,6 +185,7 @@ pub async fn rate(ctx: &Ctx, p: &RateParams) -> Result<Vec<Detection>, DetectErr
             p.max_count
         ),
         extra: extra.as_object().cloned().unwrap_or_default(),
+        notify_after_minutes: None,
     }])
 }
 

@@ -7,7 +7,7 @@
 
 use std::fmt::Write;
 
-use crate::reconcile::BundleItem;
+use crate::reconcile::{BundleItem, ResolvedItem};
 
 use super::header_text;
 
@@ -21,19 +21,27 @@ pub(crate) struct Bundle {
     pub body: String,
 }
 
-/// Lays out the email for one alarm's NEW and CONTINUING events.
+/// Lays out the email for one alarm's NEW, CONTINUING and RESOLVED events.
 pub(crate) fn compose(
     alarm_entry_id: &str,
     description: &str,
     new: &[BundleItem<'_>],
     renotify: &[BundleItem<'_>],
+    resolved: &[ResolvedItem],
 ) -> Bundle {
-    let mut counts = vec![format!("{} detection(s)", new.len() + renotify.len())];
+    let firing = new.len() + renotify.len();
+    let mut counts = Vec::new();
+    if firing > 0 || resolved.is_empty() {
+        counts.push(format!("{firing} detection(s)"));
+    }
     if !new.is_empty() {
         counts.push(format!("{} new", new.len()));
     }
     if !renotify.is_empty() {
         counts.push(format!("{} continuing", renotify.len()));
+    }
+    if !resolved.is_empty() {
+        counts.push(format!("{} resolved", resolved.len()));
     }
     let subject = header_text(
         &format!("[{alarm_entry_id}] {}", counts.join(", ")),
@@ -52,6 +60,14 @@ pub(crate) fn compose(
         &format!("CONTINUING — renotification ({}):", renotify.len()),
         renotify,
     );
+    if !resolved.is_empty() {
+        let _ = writeln!(body, "RESOLVED ({}):\n", resolved.len());
+        for (i, item) in resolved.iter().enumerate() {
+            let _ = writeln!(body, "  [{}] {}", i + 1, item.subject);
+            let _ = writeln!(body, "      ({} is no longer detected)\n", item.dedupe_key);
+        }
+        body.push('\n');
+    }
     Bundle { subject, body }
 }
 
@@ -96,6 +112,7 @@ mod tests {
             "Watch the demo tasks.\n",
             &[item(&a, Reason::New), item(&b, Reason::New)],
             &[item(&c, Reason::WindowElapsed)],
+            &[],
         );
         assert_eq!(
             bundle.subject,
@@ -110,11 +127,37 @@ CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: c
     #[test]
     fn only_continuing_and_no_description() {
         let c = Detection::new("k", "Still bad", "x");
-        let bundle = compose("alarm_x", "  ", &[], &[item(&c, Reason::NeverNotified)]);
+        let bundle = compose(
+            "alarm_x",
+            "  ",
+            &[],
+            &[item(&c, Reason::NeverNotified)],
+            &[],
+        );
         assert_eq!(bundle.subject, "[alarm_x] 1 detection(s), 1 continuing");
         assert!(bundle
             .body
             .starts_with("CONTINUING — renotification (1):\n"));
         assert!(!bundle.body.contains("NEW"));
+    }
+
+    #[test]
+    fn resolved_section_and_subject() {
+        let a = Detection::new("storage:aurora_root", "Aurora root disk at 96%", "");
+        let resolved = [ResolvedItem {
+            event_id: "ev-9".into(),
+            dedupe_key: "power:battery_soc".into(),
+            subject: "Battery SOC at 37.6%".into(),
+        }];
+        let bundle = compose("alarm_ops", "", &[item(&a, Reason::New)], &[], &resolved);
+        assert_eq!(
+            bundle.subject,
+            "[alarm_ops] 1 detection(s), 1 new, 1 resolved"
+        );
+        assert!(bundle.body.ends_with(
+            "RESOLVED (1):\n\n  [1] Battery SOC at 37.6%\n      (power:battery_soc is no longer detected)\n\n\n"
+        ), "{}", bundle.body);
+        let only = compose("alarm_ops", "", &[], &[], &resolved);
+        assert_eq!(only.subject, "[alarm_ops] 1 resolved");
     }
 }

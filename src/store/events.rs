@@ -8,7 +8,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::{Map, Value};
 
 use super::{ctx, keys, StoreError};
-use crate::reconcile::ActiveEvent;
+use crate::reconcile::{ActiveEvent, ResolvedItem};
 
 /// A row to insert, fully composed.
 #[derive(Debug, Clone)]
@@ -33,7 +33,9 @@ pub(crate) async fn load_active(
 ) -> Result<Vec<ActiveEvent>, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, COALESCE(data->>'dedupe_key', ''), data->'last_notified' FROM entry
+            "SELECT id, COALESCE(data->>'dedupe_key', ''), data->'last_notified', data->'fire_time',
+                    COALESCE(data->>'subject', title), timestamp_created
+             FROM entry
              WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
                AND (data->>'clear_time') IS NULL AND archived = false AND deleted_at IS NULL",
         )
@@ -49,6 +51,55 @@ pub(crate) async fn load_active(
             id: r.get(0),
             dedupe_key: r.get(1),
             last_notified: unix_seconds(r.get::<_, Option<Value>>(2).as_ref()),
+            fire_time: unix_seconds(r.get::<_, Option<Value>>(3).as_ref())
+                .unwrap_or_else(|| r.get(5)),
+            subject: r.get(4),
+        })
+        .collect())
+}
+
+/// How far back an unsent recovery notice is still worth sending.
+const RESOLVED_BACKLOG_SECONDS: f64 = 7.0 * 86_400.0;
+
+/// Events of the alarm that cleared after being emailed, whose recovery
+/// notice has not gone out (a send failed), within the last week.
+pub(crate) async fn load_unsent_resolved(
+    client: &impl GenericClient,
+    event_entry_id: &str,
+    now: f64,
+) -> Result<Vec<ResolvedItem>, StoreError> {
+    let stmt = client
+        .prepare_cached(
+            "SELECT id, COALESCE(data->>'dedupe_key', ''), COALESCE(data->>'subject', title) FROM entry
+             WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
+               AND jsonb_typeof(data->'clear_time') = 'number'
+               AND (data->>'clear_time')::float8 > $4
+               AND jsonb_typeof(data->'last_notified') = 'number'
+               AND (data->>'last_notified')::float8 > 0
+               AND data->'clear_notified' IS NULL
+               AND archived = false AND deleted_at IS NULL
+             ORDER BY (data->>'clear_time')::float8, id",
+        )
+        .await
+        .map_err(ctx("loading unsent recovery notices"))?;
+    let rows = client
+        .query(
+            &stmt,
+            &[
+                &keys::KIND_EVENT,
+                &keys::CONTEXT,
+                &event_entry_id,
+                &(now - RESOLVED_BACKLOG_SECONDS),
+            ],
+        )
+        .await
+        .map_err(ctx("loading unsent recovery notices"))?;
+    Ok(rows
+        .iter()
+        .map(|r| ResolvedItem {
+            event_id: r.get(0),
+            dedupe_key: r.get(1),
+            subject: r.get(2),
         })
         .collect())
 }

@@ -31,6 +31,8 @@ pub(crate) mod keys {
     pub const CLEAR_TIME: &str = "clear_time";
     pub const LAST_SEEN: &str = "last_seen";
     pub const LAST_NOTIFIED: &str = "last_notified";
+    /// When the recovery notice of a cleared event was sent.
+    pub const CLEAR_NOTIFIED: &str = "clear_notified";
     pub const DEDUPE_KEY: &str = "dedupe_key";
     pub const SUBJECT: &str = "subject";
     pub const SEVERITY: &str = "severity";
@@ -45,6 +47,7 @@ pub(crate) mod keys {
         CLEAR_TIME,
         LAST_SEEN,
         LAST_NOTIFIED,
+        CLEAR_NOTIFIED,
         DEDUPE_KEY,
         SUBJECT,
         SEVERITY,
