@@ -184,6 +184,68 @@ pub trait ReadOnlyDb: Send + Sync {
         -> SourceFuture<'a, Option<String>>;
 }
 
+/// One ops-monitor snapshot: a flat JSON object and when it was taken.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// Its `time_utc`, as Unix seconds.
+    pub time: f64,
+    /// The record itself.
+    pub record: Map<String, Value>,
+    /// The file it came from, for messages.
+    pub file: String,
+}
+
+/// The ops monitor's snapshot files (`ops_monitor_YYYYMMDD.jsonl`, `latest.json`).
+pub trait OpsSnapshots: Send + Sync {
+    /// The newest complete snapshot in `dir`, or in the configured
+    /// directory when `dir` is `None`; `Ok(None)` when there is none.
+    fn latest<'a>(&'a self, dir: Option<&'a str>) -> SourceFuture<'a, Option<Arc<Snapshot>>>;
+}
+
+/// How a probe of a target went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProbeFailure {
+    /// Nothing listens (connection refused).
+    Refused,
+    /// No answer within the timeout.
+    Timeout,
+    /// The TLS handshake or certificate failed.
+    Tls,
+    /// Anything else (DNS, reset, bad URL).
+    Other,
+}
+
+/// What an HTTP probe saw.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpAnswer {
+    /// The status code.
+    pub status: u16,
+    /// The start of the body (up to 64 KiB), lossily decoded.
+    pub body: String,
+}
+
+/// The result of a probe and how long it took.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probed<T> {
+    /// The answer, or why there was none (with a message).
+    pub result: Result<T, (ProbeFailure, String)>,
+    /// Milliseconds until the answer or the failure.
+    pub latency_ms: f64,
+}
+
+/// Real network probes: an HTTP request, or a TCP connect.
+pub trait Prober: Send + Sync {
+    /// GETs `url` within `timeout`.
+    fn http<'a>(&'a self, url: &'a str, timeout: Duration) -> SourceFuture<'a, Probed<HttpAnswer>>;
+    /// Opens (and closes) a TCP connection within `timeout`.
+    fn tcp<'a>(
+        &'a self,
+        host: &'a str,
+        port: u16,
+        timeout: Duration,
+    ) -> SourceFuture<'a, Probed<()>>;
+}
+
 /// What a detector may use while it runs: the clock of this tick, the
 /// alarm it runs for, and the sources the engine's config enables.
 #[derive(Clone)]
@@ -195,6 +257,8 @@ pub struct Ctx {
     pub alarm: String,
     panda: Option<Arc<dyn PandaApi>>,
     db: Option<Arc<dyn ReadOnlyDb>>,
+    snapshots: Option<Arc<dyn OpsSnapshots>>,
+    prober: Option<Arc<dyn Prober>>,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -204,6 +268,8 @@ impl std::fmt::Debug for Ctx {
             .field("alarm", &self.alarm)
             .field("panda", &self.panda.is_some())
             .field("db", &self.db.is_some())
+            .field("snapshots", &self.snapshots.is_some())
+            .field("prober", &self.prober.is_some())
             .finish()
     }
 }
@@ -216,7 +282,39 @@ impl Ctx {
             alarm: alarm.into(),
             panda: None,
             db: None,
+            snapshots: None,
+            prober: None,
         }
+    }
+
+    /// Adds the ops snapshot reader.
+    pub fn with_snapshots(mut self, snapshots: Arc<dyn OpsSnapshots>) -> Self {
+        self.snapshots = Some(snapshots);
+        self
+    }
+
+    /// Adds the network prober.
+    pub fn with_prober(mut self, prober: Arc<dyn Prober>) -> Self {
+        self.prober = Some(prober);
+        self
+    }
+
+    /// The ops snapshot reader, or an error.
+    pub fn snapshots(&self) -> Result<&dyn OpsSnapshots, DetectError> {
+        self.snapshots
+            .as_deref()
+            .ok_or_else(|| DetectError::Upstream {
+                source_name: "ops snapshots".into(),
+                message: "no snapshot reader in this context".into(),
+            })
+    }
+
+    /// The network prober, or an error.
+    pub fn prober(&self) -> Result<&dyn Prober, DetectError> {
+        self.prober.as_deref().ok_or_else(|| DetectError::Upstream {
+            source_name: "prober".into(),
+            message: "no prober in this context".into(),
+        })
     }
 
     /// Adds the PanDA source.

@@ -120,6 +120,8 @@ pub struct RawEngine {
     pub concurrency: Option<usize>,
     /// The monitor's task page; `{jeditaskid}` is replaced by the task id.
     pub panda_task_url: Option<String>,
+    /// Directory of the ops monitor's snapshot files (`ops_monitor_*.jsonl`).
+    pub ops_snapshot_dir: Option<String>,
     /// The first engine's SQLite state file; unused (state lives in Postgres).
     pub state_db: Option<String>,
 }
@@ -199,6 +201,8 @@ pub struct EngineConfig {
     pub request_timeout: Duration,
     /// Task page link template, with `{jeditaskid}`.
     pub panda_task_url: String,
+    /// Default directory of ops snapshots.
+    pub ops_snapshot_dir: Option<PathBuf>,
     /// Log file, appended to.
     pub log_path: Option<PathBuf>,
     /// Per-alarm detector timeout.
@@ -369,6 +373,7 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
         panda_task_url: raw
             .panda_task_url
             .unwrap_or_else(|| DEFAULT_TASK_URL.to_owned()),
+        ops_snapshot_dir: raw.ops_snapshot_dir.as_deref().map(expand_home),
         log_path: raw.log_path.as_deref().map(expand_home),
         alarm_timeout: seconds("engine.alarm_timeout", raw.alarm_timeout, 120.0)?,
         concurrency,

@@ -22,7 +22,7 @@ use crate::{
     notify::{self, compose::compose, Channel, Message, SendError},
     recipients::{self, Resolved},
     reconcile::{reconcile, Outcome, Plan, Policy},
-    sources::{db::DbReader, panda::PandaClient},
+    sources::{db::DbReader, panda::PandaClient, probe::NetProber, snapshots::SnapshotReader},
     store::{
         self,
         alarms::AlarmRow,
@@ -97,6 +97,8 @@ struct Shared {
     slots: Semaphore,
     panda: Option<Arc<PandaClient>>,
     db: Arc<DbReader>,
+    snapshots: Arc<SnapshotReader>,
+    prober: Arc<NetProber>,
 }
 
 impl Shared {
@@ -162,6 +164,7 @@ async fn run_locked(
         )),
         None => None,
     };
+    let prober = Arc::new(NetProber::new().map_err(TickError::Setup)?);
 
     let started_at = options.now.unwrap_or_else(time::now);
     let run_id = runs::start(&client, started_at).await?;
@@ -179,6 +182,8 @@ async fn run_locked(
         slots: Semaphore::new(config.engine.concurrency),
         panda,
         db: Arc::new(DbReader::new(pool.clone(), config.engine.request_timeout)),
+        snapshots: Arc::new(SnapshotReader::new(config.engine.ops_snapshot_dir.clone())),
+        prober,
     });
     let reports = run_alarms(&shared, rows).await;
     if let Some(panda) = &shared.panda {
@@ -580,7 +585,10 @@ async fn detect(shared: &Shared, alarm: &Alarm) -> Result<Vec<Detection>, AlarmE
         detector: registration.name.to_owned(),
         source,
     };
-    let mut ctx = Ctx::new(shared.now(), alarm.entry_id.clone()).with_db(shared.db.clone());
+    let mut ctx = Ctx::new(shared.now(), alarm.entry_id.clone())
+        .with_db(shared.db.clone())
+        .with_snapshots(shared.snapshots.clone())
+        .with_prober(shared.prober.clone());
     if let Some(panda) = &shared.panda {
         ctx = ctx.with_panda(panda.clone());
     }

@@ -2,5 +2,6 @@
 //! the generated module list covers only the top-level files of `alarms/`.
 
 pub mod dbcheck;
+pub mod ops;
 pub mod panda;
 pub mod sql;

@@ -7,7 +7,7 @@
 //! this tick.
 
 use std::{
-    collections::{HashMap, HashSet},
+    collections::HashSet,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
@@ -17,7 +17,8 @@ use std::{
 
 use alarms::{DetectError, PandaApi, SourceFuture};
 use serde_json::Value;
-use tokio::sync::OnceCell;
+
+use super::once::PerTick;
 
 /// Characters of an error body kept in messages.
 const BODY_PREVIEW: usize = 200;
@@ -63,15 +64,13 @@ fn preview(bytes: &[u8]) -> String {
     }
 }
 
-type Shared = Arc<OnceCell<Result<Arc<Value>, DetectError>>>;
-
 /// The tick's PanDA client.
 pub(crate) struct PandaClient {
     http: reqwest::Client,
     base: String,
     task_url: String,
     timeout: Duration,
-    answers: Mutex<HashMap<String, Shared>>,
+    answers: PerTick<Result<Arc<Value>, DetectError>>,
     warned: Mutex<HashSet<String>>,
     sent: AtomicUsize,
 }
@@ -92,7 +91,7 @@ impl PandaClient {
             base: base.to_owned(),
             task_url: task_url.to_owned(),
             timeout,
-            answers: Mutex::new(HashMap::new()),
+            answers: PerTick::new(),
             warned: Mutex::new(HashSet::new()),
             sent: AtomicUsize::new(0),
         })
@@ -157,19 +156,13 @@ impl PandaApi for PandaClient {
             if !query.is_empty() {
                 url.query_pairs_mut().extend_pairs(query);
             }
-            let cell = {
-                // Never held across an await; a poisoned lock only means
-                // another alarm panicked mid-insert, and the map is still sound.
-                let mut answers = self.answers.lock().unwrap_or_else(|e| e.into_inner());
-                Arc::clone(answers.entry(url.to_string()).or_default())
-            };
-            cell.get_or_init(|| async {
-                self.fetch(&url)
-                    .await
-                    .map_err(|e| e.into_detect(url.as_str()))
-            })
-            .await
-            .clone()
+            self.answers
+                .get_or_fetch(url.to_string(), || async {
+                    self.fetch(&url)
+                        .await
+                        .map_err(|e| e.into_detect(url.as_str()))
+                })
+                .await
         })
     }
 

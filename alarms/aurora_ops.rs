@@ -1,0 +1,101 @@
+//! `aurora_ops`: every ops check of the platform in one alarm, so that one
+//! email per tick carries them all, as the platform's own alerter does:
+//! collector staleness, storage, power, archive, services and (on the
+//! older snapshot format) stream freshness.
+//!
+//! Archive, service and stream alerts are held `hold_minutes` (180) before
+//! they are emailed — they often heal by themselves — while storage,
+//! power and a stopped collector email at once. A stale snapshot is still
+//! judged (its alerts are the last known state), next to the collector
+//! alert. Dedupe keys are those of the single-family detectors. Example
+//! params: `{"threshold_pct": 80, "hold_minutes": 180}`.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::support::ops::{self, PowerLimits, StreamFreshness};
+use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+
+/// The params of `aurora_ops`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    /// Storage: fire at or above this fill percentage.
+    #[serde(default = "eighty")]
+    threshold_pct: f64,
+    /// Power thresholds.
+    #[serde(flatten)]
+    power: PowerLimits,
+    /// Collector: its newest snapshot older than this fires.
+    #[serde(default = "twenty")]
+    collector_max_age_minutes: f64,
+    /// Streams: source data at least this old fires.
+    #[serde(default = "three_hours")]
+    stream_max_age_minutes: f64,
+    /// Hold for archive, service and stream alerts.
+    #[serde(default = "three_hours")]
+    hold_minutes: f64,
+    /// Stream prefixes to watch; all known streams when absent.
+    #[serde(default)]
+    streams: Option<Vec<String>>,
+    /// Snapshot directory; `engine.ops_snapshot_dir` when absent.
+    #[serde(default)]
+    snapshot_dir: Option<String>,
+}
+
+fn eighty() -> f64 {
+    80.0
+}
+fn twenty() -> f64 {
+    20.0
+}
+fn three_hours() -> f64 {
+    180.0
+}
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "threshold_pct", kind: ParamType::Number, default: Some("80"), description: "Storage: fire at or above this fill percentage." },
+    ParamSpec { name: "soc_min_pct", kind: ParamType::Number, default: Some("40"), description: "Power: battery state of charge at or below this fires." },
+    ParamSpec { name: "voltage_min_v", kind: ParamType::Number, default: Some("50"), description: "Power: battery voltage below this fires." },
+    ParamSpec { name: "temp_max_c", kind: ParamType::Number, default: Some("45"), description: "Power: enclosure temperature at or above this fires." },
+    ParamSpec { name: "temp_min_c", kind: ParamType::Number, default: Some("5"), description: "Power: enclosure temperature below this fires." },
+    ParamSpec { name: "dewpoint_margin_min_c", kind: ParamType::Number, default: Some("0"), description: "Power: dew-point margin at or below this fires." },
+    ParamSpec { name: "collector_max_age_minutes", kind: ParamType::Number, default: Some("20"), description: "Collector: newest snapshot older than this fires." },
+    ParamSpec { name: "stream_max_age_minutes", kind: ParamType::Number, default: Some("180"), description: "Streams: source data at least this old fires." },
+    ParamSpec { name: "hold_minutes", kind: ParamType::Number, default: Some("180"), description: "Hold archive, service and stream alerts this long before emailing." },
+    ParamSpec { name: "streams", kind: ParamType::Array, default: Some("null"), description: "Stream prefixes to watch; all when absent." },
+    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+];
+
+fn detect(ctx: Ctx, params: Value) -> DetectFuture {
+    Box::pin(async move {
+        let p: Params = parse_params(params)?;
+        let latest = ctx.snapshots()?.latest(p.snapshot_dir.as_deref()).await?;
+        let mut detections = ops::hold(
+            ops::collector_stale(latest.as_deref(), ctx.now, p.collector_max_age_minutes),
+            0.0,
+        );
+        let Some(snapshot) = latest else {
+            return Ok(detections);
+        };
+        let record = &snapshot.record;
+        let streams = ops::streams_or_default(p.streams);
+        detections.extend(ops::hold(ops::storage(record, p.threshold_pct), 0.0));
+        detections.extend(ops::hold(ops::power(record, &p.power), 0.0));
+        detections.extend(ops::hold(ops::archive(record), p.hold_minutes));
+        detections.extend(ops::hold(ops::services(record, &streams), p.hold_minutes));
+        if let StreamFreshness::Judged(stale) = ops::stream_freshness(record, &streams, p.stream_max_age_minutes) {
+            detections.extend(ops::hold(stale, p.hold_minutes));
+        }
+        Ok(detections)
+    })
+}
+
+inventory::submit!(Registration {
+    name: "aurora_ops",
+    aliases: &[],
+    summary: "Every ops-monitor check of the AURORA platform in one alarm (one email per tick).",
+    params: PARAMS,
+    example: r#"{"threshold_pct": 80, "hold_minutes": 180}"#,
+    detect,
+});

@@ -1,0 +1,50 @@
+//! `ops_collector_stale`: the ops monitor itself has stopped — its newest
+//! snapshot is older than `max_age_minutes` by this engine's clock (never
+//! by the snapshot's own), or there is no snapshot at all.
+//!
+//! Upstream: the ops snapshot files. Dedupe key: `ops_collector_stale`.
+//! Example params: `{"max_age_minutes": 20}`.
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::support::ops;
+use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+
+/// The params of `ops_collector_stale`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    /// Older than this fires.
+    #[serde(default = "twenty")]
+    max_age_minutes: f64,
+    /// Snapshot directory; `engine.ops_snapshot_dir` when absent.
+    #[serde(default)]
+    snapshot_dir: Option<String>,
+}
+
+fn twenty() -> f64 {
+    20.0
+}
+
+const PARAMS: &[ParamSpec] = &[
+    ParamSpec { name: "max_age_minutes", kind: ParamType::Number, default: Some("20"), description: "Fire when the newest snapshot is older than this." },
+    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+];
+
+fn detect(ctx: Ctx, params: Value) -> DetectFuture {
+    Box::pin(async move {
+        let p: Params = parse_params(params)?;
+        let latest = ctx.snapshots()?.latest(p.snapshot_dir.as_deref()).await?;
+        Ok(ops::collector_stale(latest.as_deref(), ctx.now, p.max_age_minutes))
+    })
+}
+
+inventory::submit!(Registration {
+    name: "ops_collector_stale",
+    aliases: &[],
+    summary: "The ops monitor's newest snapshot is too old, or missing.",
+    params: PARAMS,
+    example: r#"{"max_age_minutes": 20}"#,
+    detect,
+});

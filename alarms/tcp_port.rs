@@ -1,0 +1,80 @@
+//! `tcp_port`: services without HTTP whose port does not accept a
+//! connection (refused or timed out).
+//!
+//! Dedupe key: `tcp:<name>`. Example params:
+//!
+//! ```json
+//! {"targets": [{"name": "broker", "host": "127.0.0.1", "port": 61613, "timeout_seconds": 3}]}
+//! ```
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration};
+
+/// The params of `tcp_port`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Params {
+    /// The services to probe.
+    targets: Vec<Target>,
+}
+
+/// One service.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Target {
+    name: String,
+    host: String,
+    port: u16,
+    #[serde(default = "five")]
+    timeout_seconds: f64,
+}
+
+fn five() -> f64 {
+    5.0
+}
+
+const PARAMS: &[ParamSpec] = &[ParamSpec {
+    name: "targets",
+    kind: ParamType::Array,
+    default: None,
+    description: "Services: {name, host, port, timeout_seconds (5)}.",
+}];
+
+fn detect(ctx: Ctx, params: Value) -> DetectFuture {
+    Box::pin(async move {
+        let p: Params = parse_params(params)?;
+        let prober = ctx.prober()?;
+        let mut detections = Vec::new();
+        for t in &p.targets {
+            if !(t.timeout_seconds.is_finite() && t.timeout_seconds > 0.0) {
+                return Err(DetectError::InvalidParams(format!("{}: timeout_seconds must be positive", t.name)));
+            }
+            let probed = prober.tcp(&t.host, t.port, Duration::from_secs_f64(t.timeout_seconds)).await?;
+            if let Err((kind, message)) = probed.result {
+                let extra = json!({"target": t.name, "host": t.host, "port": t.port,
+                                   "reason": format!("{kind:?}"), "latency_ms": probed.latency_ms.round()});
+                detections.push(Detection {
+                    dedupe_key: format!("tcp:{}", t.name),
+                    subject: format!("{} ({}:{}) does not accept connections", t.name, t.host, t.port),
+                    body: format!("{message}\nLatency: {:.0} ms", probed.latency_ms),
+                    extra: extra.as_object().cloned().unwrap_or_default(),
+                    notify_after_minutes: None,
+                });
+            }
+        }
+        Ok(detections)
+    })
+}
+
+inventory::submit!(Registration {
+    name: "tcp_port",
+    aliases: &[],
+    summary: "TCP services whose port does not accept a connection.",
+    params: PARAMS,
+    example: r#"{"targets": [{"name": "broker", "host": "127.0.0.1", "port": 61613}]}"#,
+    detect,
+});
