@@ -8,5 +8,6 @@ mod compat;
 mod migrate;
 mod notify_ses;
 mod notify_smtp;
+mod ops;
 mod panda;
 mod tick;
