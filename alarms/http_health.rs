@@ -83,10 +83,13 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                     };
                     if !status_ok {
                         Some(("unexpected status", format!("HTTP {}", answer.status), Some(answer.status)))
-                    } else if let Some(text) = t.body_contains.as_deref().filter(|s| !answer.body.contains(*s)) {
-                        Some(("unexpected body", format!("the body does not contain {text:?}"), Some(answer.status)))
                     } else {
-                        None
+                        t.body_contains
+                            .as_deref()
+                            .filter(|text| !answer.body.contains(*text))
+                            .map(|text| {
+                                ("unexpected body", format!("the body does not contain {text:?}"), Some(answer.status))
+                            })
                     }
                 }
             };
