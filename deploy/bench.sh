@@ -53,11 +53,12 @@ SELECT gen_random_uuid()::text, 'bench ' || a, 'Benchmark alarm ' || a || '.', '
 FROM generate_series(1, $alarms) AS a"
 
 tick() {
-    local label=$1 out
-    out=$( { /usr/bin/time -f "%e %M" "$bin" run --config "$work/config.toml" >"$work/$label.log" 2>&1; } 2>&1 )
-    local summary
+    local label=$1 wall rss summary
+    /usr/bin/time -o "$work/$label.time" -f "%e %M" \
+        "$bin" run --config "$work/config.toml" >"$work/$label.log" 2>&1 || true
+    read -r wall rss < "$work/$label.time"
     summary=$(grep -o 'Tick finished.*' "$work/$label.log" | sed 's/Tick finished\. //; s/run=[^ ]* //')
-    printf '%-11s wall %6.2f s   peak RSS %6.1f MiB   %s\n' "$label" "${out% *}" "$(echo "${out#* } / 1024" | bc -l)" "$summary"
+    printf '%-11s wall %5.2f s   peak RSS %5.1f MiB   %s\n' "$label" "$wall" "$(echo "$rss / 1024" | bc -l)" "$summary"
 }
 
 echo "swf-alarms tick benchmark: $alarms alarms × $entities entities = $((alarms * entities)) events, $(nproc) cores"
