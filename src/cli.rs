@@ -4,14 +4,20 @@
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::{commands, config::Config};
 
 /// A Postgres-backed polling alarm engine: run it from cron every five minutes.
+///
+/// Every command reads the engine's TOML config (`--config FILE`); see
+/// config.toml.example for every key.
 #[derive(Debug, Parser)]
 #[command(name = "swf-alarms", version, propagate_version = true)]
 pub struct Cli {
+    /// The engine's TOML config file.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Log debug detail (every bundled event and why).
     #[arg(short, long, global = true)]
     pub verbose: bool,
@@ -37,27 +43,130 @@ pub enum LogFormat {
 pub enum Command {
     /// Run one tick: every alarm once, record the run, exit. The cron entry.
     Run {
-        /// The engine's TOML config file.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
         /// Detect and write all state, but send no email.
         #[arg(long)]
         dry_run: bool,
     },
     /// Create or update the database schema (safe on a dashboard's database, safe to repeat).
-    Migrate {
-        /// The engine's TOML config file.
-        #[arg(long, value_name = "FILE")]
-        config: PathBuf,
+    Migrate,
+    /// List the registered detectors and their parameters.
+    Detectors {
+        /// Print JSON (what a dashboard's alarm editor needs).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the config file and every alarm row; exit 1 on any problem.
+    Check,
+    /// Show each alarm's state and the last ticks.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many recent ticks to show.
+        #[arg(long, default_value_t = 5)]
+        ticks: i64,
+    },
+    /// Run one alarm's detector now and show what a tick would do; writes nothing.
+    Test {
+        /// The alarm's entry_id, e.g. alarm_panda_failure_rate_sakib.
+        alarm: String,
+        /// Try these params (JSON) instead of the stored ones.
+        #[arg(long, value_name = "JSON")]
+        params: Option<String>,
+    },
+    /// Manage alarm rows (for sites without the dashboard).
+    Alarm {
+        /// What to do with alarms.
+        #[command(subcommand)]
+        action: AlarmAction,
     },
 }
 
-impl Command {
-    fn config_path(&self) -> &PathBuf {
-        match self {
-            Command::Run { config, .. } | Command::Migrate { config } => config,
-        }
-    }
+/// `swf-alarms alarm …`
+#[derive(Debug, Subcommand)]
+pub enum AlarmAction {
+    /// List every alarm, archived ones included.
+    List,
+    /// Print one alarm row as JSON.
+    Show {
+        /// The alarm's entry_id.
+        entry_id: String,
+    },
+    /// Create an alarm (params are checked against the detector first).
+    Create {
+        /// The new alarm's entry_id: alarm_<name>.
+        entry_id: String,
+        /// Its settings.
+        #[command(flatten)]
+        fields: AlarmFields,
+        /// Create it with email off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Change an alarm; the old row is kept as a version first.
+    Update {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// What to change.
+        #[command(flatten)]
+        fields: AlarmFields,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Turn an alarm's email on.
+    Enable {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Turn an alarm's email off (it still runs and records events).
+    Disable {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Stop running an alarm altogether.
+    Archive {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+/// The settings `alarm create` and `alarm update` can set.
+#[derive(Debug, Args)]
+pub struct AlarmFields {
+    /// Detector name (see `swf-alarms detectors`).
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// The detector's params, as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub params: Option<String>,
+    /// Recipients: addresses and @teams, separated by commas or spaces.
+    #[arg(long)]
+    pub recipients: Option<String>,
+    /// The description heading every email.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// The row's title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Severity copied into events (default warning).
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Re-send still-firing events after this many hours (0 = never).
+    #[arg(long, value_name = "HOURS")]
+    pub window_hours: Option<f64>,
+    /// Hold new events out of email this many minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub notify_after_minutes: Option<f64>,
 }
 
 /// Arguments as given, with `swf-alarms-run …` (the old engine's
@@ -81,17 +190,28 @@ fn args() -> Vec<OsString> {
 /// Runs the command line and returns the process exit status.
 pub fn main() -> ExitCode {
     let cli = Cli::parse_from(args());
-    let config = match Config::load(cli.command.config_path()) {
+    if let Command::Detectors { json } = cli.command {
+        return report(commands::detectors::run(json));
+    }
+    let Some(path) = &cli.config else {
+        eprintln!("swf-alarms: configuration error: --config FILE is required for this command");
+        return ExitCode::from(2);
+    };
+    let config = match Config::load(path) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("swf-alarms: configuration error: {error}");
             return ExitCode::from(2);
         }
     };
+    // A tick logs to standard output (cron mails it); the other commands
+    // print their answer there, so their logs go to standard error.
+    let is_tick = matches!(cli.command, Command::Run { .. } | Command::Migrate);
     if let Err(error) = crate::logging::init(
         cli.verbose,
         cli.log_format,
         config.engine.log_path.as_deref(),
+        is_tick,
     ) {
         eprintln!("swf-alarms: configuration error: {error}");
         return ExitCode::from(2);
@@ -106,18 +226,40 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let result = runtime.block_on(async {
+    report(runtime.block_on(async {
         match &cli.command {
-            Command::Run { dry_run, .. } => commands::run::run(&config, *dry_run).await,
-            Command::Migrate { .. } => commands::migrate::run(&config).await,
+            Command::Run { dry_run } => commands::run::run(&config, *dry_run).await,
+            Command::Migrate => commands::migrate::run(&config).await,
+            Command::Check => commands::check::run(&config).await,
+            Command::Status { json, ticks } => commands::status::run(&config, *json, *ticks).await,
+            Command::Test { alarm, params } => {
+                commands::test::run(&config, alarm, params.as_deref()).await
+            }
+            Command::Alarm { action } => commands::alarm::run(&config, action).await,
+            Command::Detectors { .. } => unreachable!("handled before the config is read"),
         }
-    });
+    }))
+}
+
+/// Turns a command's result into the exit status, printing a fatal error.
+fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
         Err(error) => {
             tracing::error!("{error:#}");
             eprintln!("swf-alarms: {error:#}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Writes one line of output; see the `say!` macro.
+pub(crate) fn emit(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = writeln!(out, "{line}") {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
         }
     }
 }

@@ -122,6 +122,8 @@ pub struct RawEngine {
     pub panda_task_url: Option<String>,
     /// Directory of the ops monitor's snapshot files (`ops_monitor_*.jsonl`).
     pub ops_snapshot_dir: Option<String>,
+    /// Prometheus textfile written after every tick (for node_exporter).
+    pub metrics_textfile: Option<String>,
     /// The first engine's SQLite state file; unused (state lives in Postgres).
     pub state_db: Option<String>,
 }
@@ -203,6 +205,8 @@ pub struct EngineConfig {
     pub panda_task_url: String,
     /// Default directory of ops snapshots.
     pub ops_snapshot_dir: Option<PathBuf>,
+    /// Prometheus textfile, rewritten after every tick.
+    pub metrics_textfile: Option<PathBuf>,
     /// Log file, appended to.
     pub log_path: Option<PathBuf>,
     /// Per-alarm detector timeout.
@@ -374,6 +378,7 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
             .panda_task_url
             .unwrap_or_else(|| DEFAULT_TASK_URL.to_owned()),
         ops_snapshot_dir: raw.ops_snapshot_dir.as_deref().map(expand_home),
+        metrics_textfile: raw.metrics_textfile.as_deref().map(expand_home),
         log_path: raw.log_path.as_deref().map(expand_home),
         alarm_timeout: seconds("engine.alarm_timeout", raw.alarm_timeout, 120.0)?,
         concurrency,

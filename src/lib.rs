@@ -15,6 +15,15 @@
 //! - `store` — all SQL: migrations, the tick lock, alarm/event/run rows;
 //! - the `alarms` crate — the detector contract and the detectors.
 
+/// Prints a line of a command's answer on standard output. When the
+/// reader has gone away (`swf-alarms status | head`), the process ends
+/// quietly with success instead of panicking on the broken pipe.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::cli::emit(&format!($($arg)*))
+    };
+}
+
 // The detectors register themselves with `inventory` in the alarms crate;
 // naming the crate keeps the linker from dropping their registrations.
 use alarms as _;
@@ -24,9 +33,11 @@ pub mod cli;
 mod commands;
 pub mod config;
 mod logging;
+pub(crate) mod metrics;
 pub(crate) mod notify;
 pub(crate) mod recipients;
 pub(crate) mod reconcile;
+pub(crate) mod schema;
 pub(crate) mod sources;
 pub mod store;
 pub mod tick;

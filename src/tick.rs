@@ -9,7 +9,7 @@
 
 use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
 
-use alarms::{Ctx, DetectError, Detection};
+use alarms::{DetectError, Detection};
 use deadpool_postgres::Pool;
 use serde_json::{json, Map, Value};
 use tokio::{sync::Semaphore, task::JoinSet};
@@ -22,7 +22,7 @@ use crate::{
     notify::{self, compose::compose, Channel, Message, SendError},
     recipients::{self, Resolved},
     reconcile::{reconcile, Outcome, Plan, Policy},
-    sources::{db::DbReader, panda::PandaClient, probe::NetProber, snapshots::SnapshotReader},
+    sources::Sources,
     store::{
         self,
         alarms::AlarmRow,
@@ -62,6 +62,8 @@ pub struct TickSummary {
     pub emails_failed: usize,
     /// Wall time of the tick.
     pub duration: Duration,
+    /// Active events per alarm after the tick, by `entry_id`.
+    pub active_events: Vec<(String, usize)>,
 }
 
 /// The result of asking for a tick.
@@ -95,10 +97,7 @@ struct Shared {
     alarm_timeout: Duration,
     send_timeout: Duration,
     slots: Semaphore,
-    panda: Option<Arc<PandaClient>>,
-    db: Arc<DbReader>,
-    snapshots: Arc<SnapshotReader>,
-    prober: Arc<NetProber>,
+    sources: Sources,
 }
 
 impl Shared {
@@ -153,18 +152,7 @@ async fn run_locked(
             .map_err(|e| TickError::Setup(format!("the mail channel cannot be set up: {e}")))?;
         Some(channel)
     };
-    let panda = match &config.engine.service_base_url {
-        Some(base) => Some(Arc::new(
-            PandaClient::new(
-                base,
-                &config.engine.panda_task_url,
-                config.engine.request_timeout,
-            )
-            .map_err(TickError::Setup)?,
-        )),
-        None => None,
-    };
-    let prober = Arc::new(NetProber::new().map_err(TickError::Setup)?);
+    let sources = Sources::new(config, pool.clone()).map_err(TickError::Setup)?;
 
     let started_at = options.now.unwrap_or_else(time::now);
     let run_id = runs::start(&client, started_at).await?;
@@ -180,13 +168,10 @@ async fn run_locked(
         alarm_timeout: config.engine.alarm_timeout,
         send_timeout: config.email.timeout,
         slots: Semaphore::new(config.engine.concurrency),
-        panda,
-        db: Arc::new(DbReader::new(pool.clone(), config.engine.request_timeout)),
-        snapshots: Arc::new(SnapshotReader::new(config.engine.ops_snapshot_dir.clone())),
-        prober,
+        sources,
     });
     let reports = run_alarms(&shared, rows).await;
-    if let Some(panda) = &shared.panda {
+    if let Some(panda) = &shared.sources.panda {
         tracing::debug!(
             requests = panda.requests_sent(),
             "PanDA requests sent this tick."
@@ -213,6 +198,9 @@ async fn run_locked(
         if !report.problems.is_empty() {
             error_details.push(format!("[{}] {}", report.key, report.problems.join("\n")));
         }
+        summary
+            .active_events
+            .push((report.key.clone(), report.active_after));
         per_alarm.insert(report.key.clone(), report.record());
     }
     let finished_at = options.now.unwrap_or_else(time::now);
@@ -228,6 +216,11 @@ async fn run_locked(
     let client = pool.get().await.map_err(StoreError::from)?;
     runs::finish(&client, &run_id, &results, finished_at).await?;
     summary.duration = started.elapsed();
+    if let Some(path) = &config.engine.metrics_textfile {
+        if let Err(error) = crate::metrics::write(path, &summary, finished_at) {
+            tracing::warn!(error = %error, path = %path.display(), "Writing the metrics textfile failed.");
+        }
+    }
     tracing::info!(
         run = %run_id,
         alarms_run = summary.alarms_run,
@@ -294,7 +287,7 @@ fn report_key(row: &AlarmRow) -> String {
 
 /// Why an alarm failed this tick.
 #[derive(Debug, thiserror::Error)]
-enum AlarmError {
+pub(crate) enum AlarmError {
     #[error("bad alarm row {id}: {reason}")]
     BadRow { id: String, reason: String },
     #[error("no detector named {name:?} (from {origin}); registered: {known}")]
@@ -333,6 +326,8 @@ struct AlarmReport {
     cleared: usize,
     /// `None` when no send was attempted.
     sent: Option<bool>,
+    /// Active events once this tick's changes are in.
+    active_after: usize,
     subject: String,
     new_ids: Vec<String>,
     renotify_ids: Vec<String>,
@@ -355,6 +350,7 @@ impl AlarmReport {
             created: 0,
             cleared: 0,
             sent: None,
+            active_after: 0,
             subject: String::new(),
             new_ids: Vec::new(),
             renotify_ids: Vec::new(),
@@ -437,6 +433,7 @@ async fn process(
 ) -> Result<(), AlarmError> {
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
     let active = events::load_active(&client, &alarm.event_entry_id()).await?;
+    report.active_after = active.len();
     let unsent_resolved = if alarm.notify_on_clear {
         events::load_unsent_resolved(&client, &alarm.event_entry_id(), shared.now()).await?
     } else {
@@ -444,10 +441,11 @@ async fn process(
     };
 
     report.ran = alarms::find(&alarm.detector).is_some();
-    let (detections, failure) = match detect(shared, alarm).await {
-        Ok(detections) => (detections, None),
-        Err(error) => (Vec::new(), Some(error)),
-    };
+    let (detections, failure) =
+        match detect(&shared.sources, alarm, shared.alarm_timeout, shared.now()).await {
+            Ok(detections) => (detections, None),
+            Err(error) => (Vec::new(), Some(error)),
+        };
 
     let now = shared.now();
     let policy = Policy {
@@ -468,6 +466,7 @@ async fn process(
         return Err(error);
     }
     persist(&mut client, alarm, &resolved.addresses, &plan, now).await?;
+    report.active_after = active.len() + plan.create.len() - plan.clear.len();
     report.detections = plan.detected();
     report.created = plan.create.len();
     report.cleared = plan.clear.len();
@@ -565,7 +564,12 @@ async fn process(
 
 /// Step 2: runs the detector in its own task, so that a panic or a hang
 /// is this alarm's error and nobody else's.
-async fn detect(shared: &Shared, alarm: &Alarm) -> Result<Vec<Detection>, AlarmError> {
+pub(crate) async fn detect(
+    sources: &Sources,
+    alarm: &Alarm,
+    timeout: Duration,
+    now: f64,
+) -> Result<Vec<Detection>, AlarmError> {
     let Some(registration) = alarms::find(&alarm.detector) else {
         return Err(AlarmError::UnknownDetector {
             name: alarm.detector.clone(),
@@ -585,20 +589,14 @@ async fn detect(shared: &Shared, alarm: &Alarm) -> Result<Vec<Detection>, AlarmE
         detector: registration.name.to_owned(),
         source,
     };
-    let mut ctx = Ctx::new(shared.now(), alarm.entry_id.clone())
-        .with_db(shared.db.clone())
-        .with_snapshots(shared.snapshots.clone())
-        .with_prober(shared.prober.clone());
-    if let Some(panda) = &shared.panda {
-        ctx = ctx.with_panda(panda.clone());
-    }
+    let ctx = sources.ctx(now, &alarm.entry_id);
     let mut task = tokio::spawn((registration.detect)(ctx, alarm.params.clone()));
-    match tokio::time::timeout(shared.alarm_timeout, &mut task).await {
+    match tokio::time::timeout(timeout, &mut task).await {
         Ok(Ok(result)) => result.map_err(failed),
         Ok(Err(join_error)) => Err(failed(DetectError::Panicked(panic_message(join_error)))),
         Err(_) => {
             task.abort();
-            Err(failed(DetectError::Timeout(shared.alarm_timeout)))
+            Err(failed(DetectError::Timeout(timeout)))
         }
     }
 }

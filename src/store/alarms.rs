@@ -65,3 +65,143 @@ pub(crate) async fn load_teams(
         })
         .collect())
 }
+
+/// An alarm row with everything `status` and `alarm` show or edit.
+#[derive(Debug, Clone)]
+pub(crate) struct AlarmRecord {
+    pub id: String,
+    pub title: String,
+    pub content: String,
+    pub data: Value,
+    pub archived: bool,
+    pub timestamp_created: f64,
+    pub timestamp_modified: f64,
+}
+
+impl AlarmRecord {
+    /// `data.entry_id`, or the row id when it has none.
+    pub(crate) fn entry_id(&self) -> String {
+        self.data
+            .get(keys::ENTRY_ID)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| format!("row:{}", self.id))
+    }
+
+    /// The row as `Alarm::parse` reads it.
+    pub(crate) fn row(&self) -> AlarmRow {
+        AlarmRow {
+            id: self.id.clone(),
+            content: self.content.clone(),
+            data: Some(self.data.clone()),
+        }
+    }
+}
+
+const RECORD_COLUMNS: &str =
+    "id, title, content, COALESCE(data, '{}'::jsonb), archived, timestamp_created, timestamp_modified";
+
+fn record(r: &tokio_postgres::Row) -> AlarmRecord {
+    AlarmRecord {
+        id: r.get(0),
+        title: r.get(1),
+        content: r.get(2),
+        data: r.get(3),
+        archived: r.get(4),
+        timestamp_created: r.get(5),
+        timestamp_modified: r.get(6),
+    }
+}
+
+/// Every alarm that is not soft-deleted, archived ones included.
+pub(crate) async fn list(client: &impl GenericClient) -> Result<Vec<AlarmRecord>, StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM entry
+                 WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL
+                 ORDER BY data->>'entry_id', id"
+            ),
+            &[&keys::CONTEXT, &keys::KIND_ALARM],
+        )
+        .await
+        .map_err(ctx("listing alarms"))?;
+    Ok(rows.iter().map(record).collect())
+}
+
+/// The alarm whose `data.entry_id` is `entry_id`.
+pub(crate) async fn find(
+    client: &impl GenericClient,
+    entry_id: &str,
+) -> Result<Option<AlarmRecord>, StoreError> {
+    let row = client
+        .query_opt(
+            &format!(
+                "SELECT {RECORD_COLUMNS} FROM entry
+                 WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL AND data->>'entry_id' = $3
+                 ORDER BY timestamp_created DESC LIMIT 1"
+            ),
+            &[&keys::CONTEXT, &keys::KIND_ALARM, &entry_id],
+        )
+        .await
+        .map_err(ctx("finding the alarm"))?;
+    Ok(row.as_ref().map(record))
+}
+
+/// Inserts a new alarm row; returns its id.
+pub(crate) async fn insert(
+    client: &impl GenericClient,
+    title: &str,
+    content: &str,
+    data: &Value,
+    now: f64,
+) -> Result<String, StoreError> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let name = data.get(keys::ENTRY_ID).and_then(Value::as_str);
+    client
+        .execute(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, priority, status,
+                                archived, parent_id, timestamp_created, timestamp_modified, deleted_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, 'active', false, NULL, $8, $8, NULL)",
+            &[&id, &title, &content, &keys::KIND_ALARM, &keys::CONTEXT, &name, data, &now],
+        )
+        .await
+        .map_err(ctx("creating the alarm"))?;
+    Ok(id)
+}
+
+/// Edits an alarm the way the dashboard does: first a snapshot of the
+/// row as it was into `entry_version` (next `version_num`), then the
+/// change — in one transaction.
+pub(crate) async fn edit(
+    client: &mut deadpool_postgres::Client,
+    before: &AlarmRecord,
+    after: &AlarmRecord,
+    changed_by: &str,
+    now: f64,
+) -> Result<i32, StoreError> {
+    let txn = client
+        .transaction()
+        .await
+        .map_err(ctx("starting the edit"))?;
+    let version: i32 = txn
+        .query_one(
+            "INSERT INTO entry_version (entry_id, version_num, title, content, data, changed_by, timestamp)
+             SELECT $1, COALESCE(max(version_num), 0) + 1, $2, $3, $4, $5, $6
+             FROM entry_version WHERE entry_id = $1
+             RETURNING version_num",
+            &[&before.id, &before.title, &before.content, &before.data, &changed_by, &now],
+        )
+        .await
+        .map_err(ctx("writing the version snapshot"))?
+        .get(0);
+    txn.execute(
+        "UPDATE entry SET title = $2, content = $3, data = $4, archived = $5, timestamp_modified = $6
+         WHERE id = $1",
+        &[&after.id, &after.title, &after.content, &after.data, &after.archived, &now],
+    )
+    .await
+    .map_err(ctx("updating the alarm"))?;
+    txn.commit().await.map_err(ctx("committing the edit"))?;
+    Ok(version)
+}

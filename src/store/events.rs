@@ -242,3 +242,48 @@ mod tests {
         assert_eq!(Value::Object(got), json!({"rate": 0.2}));
     }
 }
+
+/// Active events of one alarm, summarised.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ActiveSummary {
+    pub count: i64,
+    pub oldest_fire_time: Option<f64>,
+    pub last_notified: Option<f64>,
+}
+
+/// Active-event summaries keyed by the events' `entry_id` (`event_<name>`).
+pub(crate) async fn active_summaries(
+    client: &impl GenericClient,
+) -> Result<std::collections::HashMap<String, ActiveSummary>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT data->>'entry_id', count(*),
+                    min(CASE WHEN jsonb_typeof(data->'fire_time') = 'number'
+                             THEN (data->>'fire_time')::float8 END),
+                    max(CASE WHEN jsonb_typeof(data->'last_notified') = 'number'
+                             THEN (data->>'last_notified')::float8 END)
+             FROM entry
+             WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
+               AND archived = false AND deleted_at IS NULL
+             GROUP BY 1",
+            &[&keys::KIND_EVENT, &keys::CONTEXT],
+        )
+        .await
+        .map_err(ctx("summarising active events"))?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| {
+            let key: Option<String> = r.get(0);
+            key.map(|k| {
+                (
+                    k,
+                    ActiveSummary {
+                        count: r.get(1),
+                        oldest_fire_time: r.get(2),
+                        last_notified: r.get(3),
+                    },
+                )
+            })
+        })
+        .collect())
+}

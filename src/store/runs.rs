@@ -44,3 +44,20 @@ pub(crate) async fn finish(
         .map_err(ctx("recording the end of the run"))?;
     Ok(())
 }
+
+/// The newest `limit` run rows: (status, data), newest first.
+pub(crate) async fn recent(
+    client: &impl GenericClient,
+    limit: i64,
+) -> Result<Vec<(String, Value)>, StoreError> {
+    let rows = client
+        .query(
+            "SELECT COALESCE(status, ''), COALESCE(data, '{}'::jsonb) FROM entry
+             WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL
+             ORDER BY timestamp_created DESC LIMIT $3",
+            &[&keys::CONTEXT, &keys::KIND_RUN, &limit],
+        )
+        .await
+        .map_err(ctx("reading recent runs"))?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}

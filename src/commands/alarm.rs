@@ -1,0 +1,188 @@
+//! `swf-alarms alarm …`: manage alarm rows without the dashboard. Every
+//! edit first writes an `entry_version` snapshot of the row (as the
+//! dashboard does), and params are checked against the detector's schema
+//! before anything is written.
+
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use serde_json::{json, Map, Value};
+
+use crate::{
+    alarm::Alarm,
+    cli::{AlarmAction, AlarmFields},
+    config::Config,
+    schema,
+    store::{self, alarms::AlarmRecord},
+    time,
+};
+
+fn changed_by(by: &Option<String>) -> String {
+    by.clone()
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "swf-alarms".into())
+}
+
+/// Applies the given fields to `data`/`title`/`content`; refuses params
+/// that do not fit the detector.
+fn apply(record: &mut AlarmRecord, fields: &AlarmFields) -> anyhow::Result<()> {
+    let data = record
+        .data
+        .as_object_mut()
+        .ok_or_else(|| anyhow!("the row's data is not a JSON object"))?;
+    if let Some(detector) = &fields.detector {
+        data.insert("detector".into(), json!(detector));
+    }
+    if let Some(text) = &fields.params {
+        let params: Value = serde_json::from_str(text).context("--params is not valid JSON")?;
+        data.insert("params".into(), params);
+    }
+    if let Some(r) = &fields.recipients {
+        data.insert("recipients".into(), json!(r));
+    }
+    if let Some(s) = &fields.severity {
+        data.insert("severity".into(), json!(s));
+    }
+    if let Some(h) = fields.window_hours {
+        data.insert("renotification_window_hours".into(), json!(h));
+    }
+    if let Some(m) = fields.notify_after_minutes {
+        data.insert("notify_after_minutes".into(), json!(m));
+    }
+    if let Some(description) = &fields.description {
+        record.content = description.clone();
+    }
+    if let Some(title) = &fields.title {
+        record.title = title.clone();
+    }
+    validate(record)
+}
+
+fn validate(record: &AlarmRecord) -> anyhow::Result<()> {
+    let alarm = Alarm::parse(&record.row()).map_err(|e| anyhow!(e))?;
+    let reg = alarms::find(&alarm.detector).ok_or_else(|| {
+        anyhow!(
+            "no detector named {:?} (see `swf-alarms detectors`)",
+            alarm.detector
+        )
+    })?;
+    let problems = schema::problems(reg, &alarm.params);
+    if !problems.is_empty() {
+        bail!(
+            "invalid params, nothing written:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    Ok(())
+}
+
+pub(crate) async fn run(config: &Config, action: &AlarmAction) -> anyhow::Result<ExitCode> {
+    let pool = store::pool(&config.db, 1)?;
+    let mut client = pool
+        .get()
+        .await
+        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let now = time::now();
+    let find = |records: Option<AlarmRecord>, entry_id: &str| {
+        records.ok_or_else(|| anyhow!("no alarm with data.entry_id = {entry_id:?}"))
+    };
+    match action {
+        AlarmAction::List => {
+            say!(
+                "{:<36} {:<8} {:<24} RECIPIENTS",
+                "ALARM",
+                "STATE",
+                "DETECTOR"
+            );
+            for r in store::alarms::list(&client).await? {
+                let entry_id = r.entry_id();
+                let alarm = Alarm::parse(&r.row());
+                let (state, detector, recipients) = match &alarm {
+                    Ok(a) => (
+                        if r.archived {
+                            "archived"
+                        } else if a.enabled {
+                            "on"
+                        } else {
+                            "muted"
+                        },
+                        a.detector.clone(),
+                        a.recipient_tokens.join(" "),
+                    ),
+                    Err(_) => ("invalid", "?".to_owned(), String::new()),
+                };
+                say!("{entry_id:<36} {state:<8} {detector:<24} {recipients}");
+            }
+        }
+        AlarmAction::Show { entry_id } => {
+            let r = find(store::alarms::find(&client, entry_id).await?, entry_id)?;
+            let shown = json!({"id": r.id, "title": r.title, "content": r.content, "archived": r.archived,
+                               "timestamp_created": r.timestamp_created, "timestamp_modified": r.timestamp_modified,
+                               "data": r.data});
+            say!("{}", serde_json::to_string_pretty(&shown)?);
+        }
+        AlarmAction::Create {
+            entry_id,
+            fields,
+            disabled,
+        } => {
+            if !entry_id.starts_with("alarm_") {
+                bail!("an alarm's entry_id is alarm_<name>, got {entry_id:?}");
+            }
+            if store::alarms::find(&client, entry_id).await?.is_some() {
+                bail!("{entry_id} exists already; use `swf-alarms alarm update`");
+            }
+            let mut data = Map::new();
+            data.insert("entry_id".into(), json!(entry_id));
+            data.insert("enabled".into(), json!(!disabled));
+            let mut record = AlarmRecord {
+                id: String::new(),
+                title: entry_id.clone(),
+                content: String::new(),
+                data: Value::Object(data),
+                archived: false,
+                timestamp_created: now,
+                timestamp_modified: now,
+            };
+            apply(&mut record, fields)?;
+            let id =
+                store::alarms::insert(&client, &record.title, &record.content, &record.data, now)
+                    .await?;
+            say!("created {entry_id} ({id})");
+        }
+        AlarmAction::Update {
+            entry_id,
+            fields,
+            by,
+        } => {
+            let before = find(store::alarms::find(&client, entry_id).await?, entry_id)?;
+            let mut after = before.clone();
+            apply(&mut after, fields)?;
+            let version =
+                store::alarms::edit(&mut client, &before, &after, &changed_by(by), now).await?;
+            say!("updated {entry_id}; the previous row is version {version}");
+        }
+        AlarmAction::Enable { entry_id, by }
+        | AlarmAction::Disable { entry_id, by }
+        | AlarmAction::Archive { entry_id, by } => {
+            let before = find(store::alarms::find(&client, entry_id).await?, entry_id)?;
+            let mut after = before.clone();
+            match action {
+                AlarmAction::Archive { .. } => after.archived = true,
+                _ => {
+                    let enabled = matches!(action, AlarmAction::Enable { .. });
+                    after
+                        .data
+                        .as_object_mut()
+                        .ok_or_else(|| anyhow!("the row's data is not a JSON object"))?
+                        .insert("enabled".into(), json!(enabled));
+                }
+            }
+            let version =
+                store::alarms::edit(&mut client, &before, &after, &changed_by(by), now).await?;
+            say!("{entry_id}: done; the previous row is version {version}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

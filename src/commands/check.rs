@@ -1,0 +1,74 @@
+//! `swf-alarms check`: the config file (already validated on load) and
+//! every alarm row — its detector exists, its params fit the schema, its
+//! recipients resolve, its numbers are numbers. Lists every problem with
+//! the alarm's entry_id; exit status 1 when there is any.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::{alarm::Alarm, config::Config, recipients, schema, store};
+
+pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
+    let pool = store::pool(&config.db, 1)?;
+    let client = pool
+        .get()
+        .await
+        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let records = store::alarms::list(&client).await?;
+    let teams = store::alarms::load_teams(&client).await?;
+    let mut problems: Vec<(String, String)> = Vec::new();
+    let mut checked = 0;
+    for record in records.iter().filter(|r| !r.archived) {
+        checked += 1;
+        let key = record.entry_id();
+        let alarm = match Alarm::parse(&record.row()) {
+            Ok(alarm) => alarm,
+            Err(reason) => {
+                problems.push((key, reason));
+                continue;
+            }
+        };
+        match alarms::find(&alarm.detector) {
+            None => problems.push((
+                key.clone(),
+                format!("no detector named {:?}", alarm.detector),
+            )),
+            Some(reg) => {
+                for p in schema::problems(reg, &alarm.params) {
+                    problems.push((key.clone(), p));
+                }
+            }
+        }
+        let resolved = recipients::resolve(&alarm.recipient_tokens, &teams);
+        for team in &resolved.unresolved_teams {
+            problems.push((
+                key.clone(),
+                format!("data.recipients: team {team} does not resolve"),
+            ));
+        }
+        if alarm.enabled && resolved.addresses.is_empty() {
+            problems.push((
+                key.clone(),
+                "data.recipients: nobody would receive its email".into(),
+            ));
+        }
+    }
+    for (alarm, problem) in &problems {
+        say!("{alarm}: {problem}");
+    }
+    say!(
+        "config ok; {checked} alarm(s) checked, {} problem(s){}",
+        problems.len(),
+        if records.len() > checked {
+            format!(" ({} archived alarm(s) skipped)", records.len() - checked)
+        } else {
+            String::new()
+        }
+    );
+    Ok(if problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,138 @@
+//! `swf-alarms status`: per alarm — enabled, archived, active events,
+//! oldest fire time, last notified, last error — then the last ticks.
+//! Fits 80 columns; `--json` for scripts.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use serde_json::{json, Value};
+
+use crate::{config::Config, store, time};
+
+fn short_time(t: Option<f64>) -> String {
+    t.map(|t| time::utc_label(t)[4..14].to_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn cut(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(max) {
+        Some((at, _)) => format!("{}…", &one_line[..at]),
+        None => one_line,
+    }
+}
+
+pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::Result<ExitCode> {
+    let pool = store::pool(&config.db, 1)?;
+    let client = pool
+        .get()
+        .await
+        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let records = store::alarms::list(&client).await?;
+    let summaries = store::events::active_summaries(&client).await?;
+    let runs = store::runs::recent(&client, ticks.max(1)).await?;
+
+    let last_error = |entry_id: &str| -> Option<String> {
+        runs.iter()
+            .find_map(|(_, data)| data.get("per_alarm").and_then(|p| p.get(entry_id)))
+            .and_then(|p| p.get("error_message"))
+            .and_then(Value::as_str)
+            .filter(|m| !m.is_empty())
+            .map(str::to_owned)
+    };
+    let alarms: Vec<Value> = records
+        .iter()
+        .map(|r| {
+            let entry_id = r.entry_id();
+            let name = entry_id
+                .strip_prefix("alarm_")
+                .unwrap_or(&entry_id)
+                .to_owned();
+            let summary = summaries.get(&format!("event_{name}"));
+            json!({
+                "entry_id": entry_id,
+                "enabled": r.data.get("enabled").and_then(Value::as_bool).unwrap_or(true),
+                "archived": r.archived,
+                "detector": r.data.get("detector").and_then(Value::as_str).unwrap_or(&name),
+                "active_events": summary.map(|s| s.count).unwrap_or(0),
+                "oldest_fire_time": summary.and_then(|s| s.oldest_fire_time),
+                "last_notified": summary.and_then(|s| s.last_notified),
+                "last_error": last_error(&entry_id),
+            })
+        })
+        .collect();
+    let tick_rows: Vec<Value> = runs
+        .iter()
+        .map(|(status, d)| {
+            json!({
+                "entry_id": d.get("entry_id"),
+                "status": status,
+                "started_at": d.get("started_at"),
+                "finished_at": d.get("finished_at"),
+                "alarms_run": d.get("alarms_run"),
+                "alarms_seen": d.get("alarms_seen"),
+                "notifications_sent": d.get("notifications_sent"),
+                "errors": d.get("errors"),
+                "error_details": d.get("error_details"),
+            })
+        })
+        .collect();
+    if as_json {
+        say!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"alarms": alarms, "ticks": tick_rows}))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+
+    say!(
+        "{:<32} {:<8} {:>6} {:<11} {:<11}",
+        "ALARM",
+        "STATE",
+        "ACTIVE",
+        "OLDEST",
+        "NOTIFIED"
+    );
+    for a in &alarms {
+        let state = if a["archived"] == true {
+            "archived"
+        } else if a["enabled"] == true {
+            "on"
+        } else {
+            "muted"
+        };
+        say!(
+            "{:<32} {:<8} {:>6} {:<11} {:<11}",
+            cut(a["entry_id"].as_str().unwrap_or(""), 31),
+            state,
+            a["active_events"],
+            short_time(a["oldest_fire_time"].as_f64()),
+            short_time(a["last_notified"].as_f64()),
+        );
+        if let Some(error) = a["last_error"].as_str() {
+            say!("  last error: {}", cut(error, 64));
+        }
+    }
+    say!("");
+    say!(
+        "{:<11} {:<6} {:>5} {:>10} {:>6} {:>6}",
+        "TICK (UTC)",
+        "STATUS",
+        "RUN",
+        "DETECTIONS",
+        "SENT",
+        "ERRORS"
+    );
+    for t in &tick_rows {
+        say!(
+            "{:<11} {:<6} {:>5} {:>10} {:>6} {:>6}",
+            short_time(t["started_at"].as_f64()),
+            t["status"].as_str().unwrap_or(""),
+            t["alarms_run"],
+            t["alarms_seen"],
+            t["notifications_sent"],
+            t["errors"],
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
