@@ -187,7 +187,7 @@ pub(crate) async fn edit(
     let version: i32 = txn
         .query_one(
             "INSERT INTO entry_version (entry_id, version_num, title, content, data, changed_by, timestamp)
-             SELECT $1, COALESCE(max(version_num), 0) + 1, $2, $3, $4, $5, $6
+             SELECT $1::varchar, COALESCE(max(version_num), 0) + 1, $2, $3, $4, $5, $6
              FROM entry_version WHERE entry_id = $1
              RETURNING version_num",
             &[&before.id, &before.title, &before.content, &before.data, &changed_by, &now],

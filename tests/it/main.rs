@@ -4,6 +4,7 @@
 mod harness;
 
 mod cli;
+mod commands;
 mod compat;
 mod migrate;
 mod notify_ses;
