@@ -19,7 +19,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::support::panda::{failure_rate, list_tasks, RateKind, TaskQuery};
+use crate::support::panda::{failure_rate, list_tasks, RateKind, TaskFilter};
 use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration};
 
 /// The params of `panda_failure_rate`.
@@ -28,18 +28,9 @@ use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, 
 struct Params {
     /// Fire at or above this rate (0.03 = 3 %).
     threshold: f64,
-    /// Look at tasks modified in the last N days (`days_window` in older rows).
-    #[serde(default = "one_day", alias = "days_window")]
-    since_days: u32,
-    /// Task owner; `%` wildcards pass through.
-    #[serde(default)]
-    username: Option<String>,
-    /// PanDA processing type.
-    #[serde(default)]
-    processingtype: Option<String>,
-    /// Working group (older rows carry it).
-    #[serde(default)]
-    workinggroup: Option<String>,
+    /// Window and owner filters.
+    #[serde(flatten)]
+    filter: TaskFilter,
     /// Skip tasks with fewer terminal jobs (noise floor).
     #[serde(default = "five")]
     min_terminal_jobs: u64,
@@ -48,9 +39,6 @@ struct Params {
     statuses: Vec<String>,
 }
 
-fn one_day() -> u32 {
-    1
-}
 fn five() -> u64 {
     5
 }
@@ -81,13 +69,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         let panda = ctx.panda()?;
         let mut detections = Vec::new();
         for status in &p.statuses {
-            let query = TaskQuery {
-                days: p.since_days,
-                status: Some(status.clone()),
-                username: p.username.clone(),
-                processingtype: p.processingtype.clone(),
-                workinggroup: p.workinggroup.clone(),
-            };
+            let query = p.filter.query(status);
             for task in list_tasks(panda, &query).await? {
                 let Some(rate) = failure_rate(&task) else { continue };
                 if rate.kind == RateKind::AllFailures {
@@ -128,7 +110,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                     failed = failed,
                     finished = task.nfinished,
                     active = task.nactive,
-                    days = p.since_days,
+                    days = p.filter.since_days,
                 );
                 let extra = json!({
                     "metric": percent(rate.value),
@@ -145,7 +127,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                     "nfinalfailed": task.nfinalfailed,
                     "nactive": task.nactive,
                     "native_failurerate": task.failurerate,
-                    "since_days": p.since_days,
+                    "since_days": p.filter.since_days,
                     "task_url": url,
                 });
                 detections.push(Detection {

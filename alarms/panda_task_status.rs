@@ -12,7 +12,7 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::support::panda::{list_tasks, TaskQuery};
+use crate::support::panda::{list_tasks, TaskFilter};
 use crate::{parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, Registration};
 
 /// The params of `panda_task_status`.
@@ -22,23 +22,11 @@ struct Params {
     /// Statuses that fire.
     #[serde(default = "default_statuses")]
     statuses: Vec<String>,
-    /// Tasks modified within this many days.
-    #[serde(default = "one_day", alias = "days_window")]
-    since_days: u32,
-    /// Task owner; `%` wildcards pass through.
-    #[serde(default)]
-    username: Option<String>,
-    /// PanDA processing type.
-    #[serde(default)]
-    processingtype: Option<String>,
-    /// PanDA working group.
-    #[serde(default)]
-    workinggroup: Option<String>,
+    /// Window and owner filters.
+    #[serde(flatten)]
+    filter: TaskFilter,
 }
 
-fn one_day() -> u32 {
-    1
-}
 fn default_statuses() -> Vec<String> {
     ["broken", "failed", "aborted"].map(String::from).to_vec()
 }
@@ -57,13 +45,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         let panda = ctx.panda()?;
         let mut detections = Vec::new();
         for status in &p.statuses {
-            let query = TaskQuery {
-                days: p.since_days,
-                status: Some(status.clone()),
-                username: p.username.clone(),
-                processingtype: p.processingtype.clone(),
-                workinggroup: p.workinggroup.clone(),
-            };
+            let query = p.filter.query(status);
             for task in list_tasks(panda, &query).await? {
                 // The server filters by status; a task that moved on between
                 // pages is judged by what it says now.

@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::recipients::split_tokens;
+use crate::reconcile::Policy;
 use crate::store::alarms::AlarmRow;
 
 /// One runnable alarm.
@@ -38,6 +39,16 @@ impl Alarm {
     /// `event_<name>`: the `entry_id` shared by all of this alarm's events.
     pub fn event_entry_id(&self) -> String {
         format!("event_{}", self.name())
+    }
+
+    /// What the row says about emailing, in reconcile's terms.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            renotify_after: (self.renotification_window_hours > 0.0)
+                .then_some(self.renotification_window_hours * 3600.0),
+            hold: self.notify_after_minutes * 60.0,
+            notify_on_clear: self.notify_on_clear,
+        }
     }
 
     /// `<name>` of `alarm_<name>`.

@@ -21,7 +21,7 @@ use crate::{
     error_chain,
     notify::{self, compose::compose, Channel, Message, SendError},
     recipients::{self, Resolved},
-    reconcile::{reconcile, Outcome, Plan, Policy},
+    reconcile::{reconcile, Outcome, Plan},
     sources::Sources,
     store::{
         self,
@@ -448,12 +448,7 @@ async fn process(
         };
 
     let now = shared.now();
-    let policy = Policy {
-        renotify_after: (alarm.renotification_window_hours > 0.0)
-            .then_some(alarm.renotification_window_hours * 3600.0),
-        hold: alarm.notify_after_minutes * 60.0,
-        notify_on_clear: alarm.notify_on_clear,
-    };
+    let policy = alarm.policy();
     let outcome = match failure {
         None => Outcome::Detected(&detections),
         Some(_) => Outcome::Failed,

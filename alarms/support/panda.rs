@@ -7,6 +7,7 @@
 //! does not decrease, `has_more` without a cursor) or pages without end is
 //! an error, never a hang.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{DetectError, PandaApi};
@@ -17,6 +18,40 @@ pub const TASKS_PATH: &str = "/api/panda/tasks/";
 pub const MAX_LIMIT: u32 = 200;
 /// Pages walked at most for one query (200 × 100 = 20,000 tasks).
 pub const MAX_PAGES: usize = 100;
+
+/// The task filters both PanDA detectors take in their params.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TaskFilter {
+    /// Tasks modified within this many days (`days_window` in older rows).
+    #[serde(default = "one_day", alias = "days_window")]
+    pub since_days: u32,
+    /// Task owner; `%` wildcards pass through.
+    #[serde(default)]
+    pub username: Option<String>,
+    /// PanDA processing type.
+    #[serde(default)]
+    pub processingtype: Option<String>,
+    /// PanDA working group (older rows carry it).
+    #[serde(default)]
+    pub workinggroup: Option<String>,
+}
+
+fn one_day() -> u32 {
+    1
+}
+
+impl TaskFilter {
+    /// The query for one status.
+    pub fn query(&self, status: &str) -> TaskQuery {
+        TaskQuery {
+            days: self.since_days,
+            status: Some(status.to_owned()),
+            username: self.username.clone(),
+            processingtype: self.processingtype.clone(),
+            workinggroup: self.workinggroup.clone(),
+        }
+    }
+}
 
 /// The filters of one task-list query.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

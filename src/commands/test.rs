@@ -12,7 +12,7 @@ use crate::{
     config::Config,
     notify::compose::compose,
     recipients,
-    reconcile::{reconcile, Outcome, Policy},
+    reconcile::{reconcile, Outcome},
     sources::Sources,
     store, tick, time,
 };
@@ -65,12 +65,7 @@ pub(crate) async fn run(
         say!("  {}  {}", d.dedupe_key, d.subject);
     }
 
-    let policy = Policy {
-        renotify_after: (alarm.renotification_window_hours > 0.0)
-            .then_some(alarm.renotification_window_hours * 3600.0),
-        hold: alarm.notify_after_minutes * 60.0,
-        notify_on_clear: alarm.notify_on_clear,
-    };
+    let policy = alarm.policy();
     let mut n = 0;
     let plan = reconcile(
         &active,
