@@ -431,14 +431,19 @@ async fn process(
     resolved: &Resolved,
     report: &mut AlarmReport,
 ) -> Result<(), AlarmError> {
-    let mut client = shared.pool.get().await.map_err(StoreError::from)?;
-    let active = events::load_active(&client, &alarm.event_entry_id()).await?;
-    report.active_after = active.len();
-    let unsent_resolved = if alarm.notify_on_clear {
-        events::load_unsent_resolved(&client, &alarm.event_entry_id(), shared.now()).await?
-    } else {
-        Vec::new()
+    // No connection is held while the detector runs: a slow upstream must
+    // not pin the pool (database detectors need connections of their own).
+    let (active, unsent_resolved) = {
+        let client = shared.pool.get().await.map_err(StoreError::from)?;
+        let active = events::load_active(&client, &alarm.event_entry_id()).await?;
+        let unsent = if alarm.notify_on_clear {
+            events::load_unsent_resolved(&client, &alarm.event_entry_id(), shared.now()).await?
+        } else {
+            Vec::new()
+        };
+        (active, unsent)
     };
+    report.active_after = active.len();
 
     report.ran = alarms::find(&alarm.detector).is_some();
     let (detections, failure) =
@@ -460,6 +465,7 @@ async fn process(
     if let Some(error) = failure {
         return Err(error);
     }
+    let mut client = shared.pool.get().await.map_err(StoreError::from)?;
     persist(&mut client, alarm, &resolved.addresses, &plan, now).await?;
     report.active_after = active.len() + plan.create.len() - plan.clear.len();
     report.detections = plan.detected();

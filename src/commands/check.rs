@@ -19,9 +19,19 @@ pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let teams = store::alarms::load_teams(&client).await?;
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut checked = 0;
+    let mut seen = std::collections::HashSet::new();
     for record in records.iter().filter(|r| !r.archived) {
         checked += 1;
         let key = record.entry_id();
+        if !seen.insert(key.clone()) {
+            problems.push((
+                key.clone(),
+                format!(
+                    "data.entry_id is used by more than one live alarm row (this one is {})",
+                    record.id
+                ),
+            ));
+        }
         let alarm = match Alarm::parse(&record.row()) {
             Ok(alarm) => alarm,
             Err(reason) => {

@@ -108,20 +108,13 @@ pub async fn apply(client: &mut Client) -> Result<Vec<Applied>, StoreError> {
             txn.commit().await.map_err(ctx("finishing migrations"))?;
             return Ok(done);
         };
-        let messages = txn
-            .simple_query(migration.sql)
-            .await
-            .map_err(|source| StoreError::Query {
-                context: "applying a migration",
-                source,
-            })
-            .map_err(|e| {
-                StoreError::Schema(format!(
-                    "migration {} failed: {}",
-                    migration.name,
-                    crate::error_chain(&e, ": ")
-                ))
-            })?;
+        let messages = txn.simple_query(migration.sql).await.map_err(|e| {
+            StoreError::Schema(format!(
+                "migration {} failed: {}",
+                migration.name,
+                crate::error_chain(&e, ": ")
+            ))
+        })?;
         let report = messages
             .iter()
             .filter_map(|m| match m {
