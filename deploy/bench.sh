@@ -18,7 +18,7 @@ cargo build --release --quiet
 bin=target/release/swf-alarms
 
 port=$(deploy/local-pg.sh start "$work/pg")
-trap 'deploy/local-pg.sh stop "$work/pg"' EXIT
+[ -n "${KEEP:-}" ] || trap 'deploy/local-pg.sh stop "$work/pg"' EXIT
 psql() { "$(deploy/local-pg.sh bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"; }
 psql -d postgres -c "CREATE DATABASE swf_bench"
 cat > "$work/config.toml" <<TOML
