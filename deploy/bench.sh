@@ -5,6 +5,10 @@
 # and peak memory of each. Emails go to the log channel (discarded).
 #
 #   deploy/bench.sh [ALARMS] [ENTITIES]     (default 200 × 50 = 10,000 events)
+#
+# BENCH_ARGS=--dry-run leaves the sends out; KEEP=1 leaves the cluster
+# running under target/bench/ for a closer look (stop it with
+# deploy/local-pg.sh stop target/bench/pg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 alarms=${1:-200}
@@ -55,7 +59,7 @@ FROM generate_series(1, $alarms) AS a"
 tick() {
     local label=$1 wall rss summary
     /usr/bin/time -o "$work/$label.time" -f "%e %M" \
-        "$bin" run --config "$work/config.toml" >"$work/$label.log" 2>&1 || true
+        "$bin" run --config "$work/config.toml" ${BENCH_ARGS:-} >"$work/$label.log" 2>&1 || true
     read -r wall rss < "$work/$label.time"
     summary=$(grep -o 'Tick finished.*' "$work/$label.log" | sed 's/Tick finished\. //; s/run=[^ ]* //')
     printf '%-11s wall %5.2f s   peak RSS %5.1f MiB   %s\n' "$label" "$wall" "$(echo "$rss / 1024" | bc -l)" "$summary"
