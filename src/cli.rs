@@ -94,7 +94,7 @@ pub enum AlarmAction {
     },
     /// Create an alarm (params are checked against the detector first).
     Create {
-        /// The new alarm's entry_id: alarm_<name>.
+        /// The new alarm's entry_id: `alarm_<name>`.
         entry_id: String,
         /// Its settings.
         #[command(flatten)]

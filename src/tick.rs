@@ -3,7 +3,7 @@
 //! The steps follow DESIGN.md "One tick, precisely". For the tick as a
 //! whole: take the lock, check the schema, load alarms and teams, open
 //! the run row, run the alarms (concurrently, bounded), close the run row.
-//! For each alarm, in [`run_alarm`]: load its active events, detect,
+//! For each alarm, in `run_alarm`: load its active events, detect,
 //! reconcile, persist (one transaction), compose, send, mark notified,
 //! report. An alarm's failure of any kind stays inside its report.
 

@@ -2,7 +2,7 @@
 //! lock, and the reads and writes of alarm, event and run rows.
 //!
 //! All SQL lives here. The dashboard owns the table layout and the JSON
-//! key names; [`keys`] spells them out in one place.
+//! key names; the `keys` module spells them out in one place.
 
 pub(crate) mod alarms;
 pub(crate) mod events;
