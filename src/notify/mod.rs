@@ -28,7 +28,7 @@ pub(crate) struct Message {
 
 /// Why a send failed.
 #[derive(Debug, thiserror::Error)]
-#[error("{channel}: {message}")]
+#[error("{channel}: {message} ({})", if *.transient { "transient: likely to pass on a later tick" } else { "permanent: the configuration, sender or a recipient needs fixing" })]
 pub(crate) struct SendError {
     pub channel: &'static str,
     pub message: String,

@@ -184,7 +184,7 @@ async fn failure_then_recovery(email_toml: &str, expect_in_error: &str) {
 
 #[tokio::test]
 async fn relay_down_is_recorded_and_retried_next_tick() {
-    failure_then_recovery(&smtp_toml(closed_port(), 5), "send failed").await;
+    failure_then_recovery(&smtp_toml(closed_port(), 5), "transient").await;
 }
 
 #[tokio::test]
@@ -214,6 +214,10 @@ async fn recipient_refused_with_550_is_recorded_and_retried_after_the_fix() {
         .unwrap_or("")
         .to_owned();
     assert!(message.contains("550"), "{message}");
+    assert!(
+        message.contains("permanent"),
+        "a refused mailbox needs fixing: {message}"
+    );
     assert!(sink.messages().is_empty());
     assert!(!active(&client, "alarm_550").await[0].notified());
 
