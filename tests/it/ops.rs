@@ -144,6 +144,55 @@ async fn each_fixture_raises_exactly_its_alert_ids_through_aurora_ops() {
 }
 
 #[tokio::test]
+async fn each_fixture_raises_exactly_its_alert_ids_through_the_single_detectors() {
+    let cases: &[(&str, &[&str])] = &[
+        ("healthy", &[]),
+        ("legacy_2026-07_healthy", &[]),
+        ("degraded", DEGRADED_IDS),
+        ("collector_stale", &["storage:aurora_root"]),
+    ];
+    let detectors = [
+        "ops_collector_stale",
+        "ops_storage",
+        "ops_power",
+        "ops_archive",
+        "ops_services",
+    ];
+    for (name, want) in cases {
+        let db = TestDb::new();
+        let client = db.client().await;
+        let record = fixture(name);
+        let dir = SnapDir::new(name);
+        dir.write(&[&record], "");
+        for detector in detectors {
+            ops_alarm(
+                &client,
+                &format!("alarm_{detector}"),
+                detector,
+                json!({"snapshot_dir": dir.path()}),
+                json!({}),
+            )
+            .await;
+        }
+        let s = tick_at(&db.config(), true, Some(epoch(&record) + 60.0)).await;
+        assert_eq!(
+            s.alarms_errored,
+            0,
+            "{name}: {:#}",
+            last_run(&client).await.1
+        );
+        let mut got = Vec::new();
+        for detector in detectors {
+            got.extend(sorted_keys(
+                &active(&client, &format!("alarm_{detector}")).await,
+            ));
+        }
+        got.sort();
+        assert_eq!(got, sorted(want), "{name}");
+    }
+}
+
+#[tokio::test]
 async fn the_stopped_collector_is_noticed_by_the_engine_clock() {
     let db = TestDb::new();
     let client = db.client().await;
