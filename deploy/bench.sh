@@ -15,7 +15,7 @@ alarms=${1:-200}
 entities=${2:-50}
 
 work=target/bench
-deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+deploy/local-pg.sh destroy "$work/pg" >/dev/null 2>&1 || true
 rm -rf "$work"
 mkdir -p "$work"
 cargo build --release --quiet

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 work=target/quickstart
-deploy/local-pg.sh stop "$work/pg" >/dev/null 2>&1 || true
+deploy/local-pg.sh destroy "$work/pg" >/dev/null 2>&1 || true
 rm -rf "$work"
 mkdir -p "$work"
 

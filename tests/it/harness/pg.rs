@@ -84,7 +84,7 @@ fn pg_command(bindir: &Path, as_postgres: bool, program: &str) -> Command {
 fn start_cluster() -> Cluster {
     let bindir = bindir();
     let as_postgres = running_as_root();
-    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let base = cluster_base(as_postgres);
     remove_stale_clusters(&base);
     let dir = base.join(format!("pg-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -191,6 +191,27 @@ fn start_cluster() -> Cluster {
         String::from_utf8_lossy(&out.stderr)
     );
     cluster
+}
+
+/// Where clusters live: under `target/tmp/`, unless the tests run as root
+/// in a checkout the `postgres` user cannot reach (a home directory with
+/// mode 700, say) — then under the system's temporary directory.
+fn cluster_base(as_postgres: bool) -> PathBuf {
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let reachable = !as_postgres
+        || Command::new("runuser")
+            .args(["-u", "postgres", "--", "test", "-x"])
+            .arg(&target)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+    if reachable {
+        target
+    } else {
+        let base = std::env::temp_dir().join("swf-alarms-test-pg");
+        let _ = std::fs::create_dir_all(&base);
+        base
+    }
 }
 
 /// Removes clusters left by test processes that no longer exist.
