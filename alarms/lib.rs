@@ -25,7 +25,11 @@ use serde_json::{Map, Value};
 include!(concat!(env!("OUT_DIR"), "/detectors.rs"));
 
 /// One entity in a bad state, as seen by a detector in this tick.
+///
+/// Non-exhaustive so that a field added later does not break code outside
+/// this crate; detectors (in this crate) build it with a struct literal.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Detection {
     /// Stable identity of the entity across ticks, e.g. `task:35981`.
     pub dedupe_key: String,
