@@ -10,12 +10,12 @@
 //!               "expect_status": [200], "body_contains": "ok", "timeout_seconds": 5}]}
 //! ```
 
-use std::time::Duration;
-
 use serde::Deserialize;
+
+use crate::support::probe::timeout;
 use serde_json::{json, Value};
 
-use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, ProbeFailure, Registration};
+use crate::{parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, ProbeFailure, Registration};
 
 /// The params of `http_health`.
 #[derive(Debug, Deserialize)]
@@ -70,10 +70,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         let prober = ctx.prober()?;
         let mut detections = Vec::new();
         for t in &p.targets {
-            if !(t.timeout_seconds.is_finite() && t.timeout_seconds > 0.0) {
-                return Err(DetectError::InvalidParams(format!("{}: timeout_seconds must be positive", t.name)));
-            }
-            let probed = prober.http(&t.url, Duration::from_secs_f64(t.timeout_seconds)).await?;
+            let probed = prober.http(&t.url, timeout(&t.name, t.timeout_seconds)?).await?;
             let problem = match &probed.result {
                 Err((kind, message)) => Some((failure_word(*kind), message.clone(), None)),
                 Ok(answer) => {

@@ -7,12 +7,12 @@
 //! {"targets": [{"name": "broker", "host": "127.0.0.1", "port": 61613, "timeout_seconds": 3}]}
 //! ```
 
-use std::time::Duration;
-
 use serde::Deserialize;
+
+use crate::support::probe::timeout;
 use serde_json::{json, Value};
 
-use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, Registration};
 
 /// The params of `tcp_port`.
 #[derive(Debug, Deserialize)]
@@ -50,10 +50,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         let prober = ctx.prober()?;
         let mut detections = Vec::new();
         for t in &p.targets {
-            if !(t.timeout_seconds.is_finite() && t.timeout_seconds > 0.0) {
-                return Err(DetectError::InvalidParams(format!("{}: timeout_seconds must be positive", t.name)));
-            }
-            let probed = prober.tcp(&t.host, t.port, Duration::from_secs_f64(t.timeout_seconds)).await?;
+            let probed = prober.tcp(&t.host, t.port, timeout(&t.name, t.timeout_seconds)?).await?;
             if let Err((kind, message)) = probed.result {
                 let extra = json!({"target": t.name, "host": t.host, "port": t.port,
                                    "reason": format!("{kind:?}"), "latency_ms": probed.latency_ms.round()});

@@ -4,4 +4,5 @@
 pub mod dbcheck;
 pub mod ops;
 pub mod panda;
+pub mod probe;
 pub mod sql;

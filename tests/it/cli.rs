@@ -7,26 +7,14 @@ use serde_json::json;
 
 use crate::harness::*;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_swf-alarms"))
-}
-
 fn run(config: &std::path::Path, extra: &[&str]) -> Output {
-    bin()
+    swf_alarms_bin()
         .arg("run")
         .arg("--config")
         .arg(config)
         .args(extra)
         .output()
         .expect("run swf-alarms")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 #[test]
@@ -48,12 +36,16 @@ fn a_bad_config_key_exits_2_and_names_the_key() {
         let path = dir.join(format!("bad-config-{}-{i}.toml", std::process::id()));
         std::fs::write(&path, toml).expect("write");
         let out = run(&path, &[]);
-        assert_eq!(out.status.code(), Some(2), "{toml}: {}", text(&out));
-        assert!(text(&out).contains(key), "{toml}: {}", text(&out));
+        assert_eq!(out.status.code(), Some(2), "{toml}: {}", output_text(&out));
+        assert!(
+            output_text(&out).contains(key),
+            "{toml}: {}",
+            output_text(&out)
+        );
     }
     let out = run(&dir.join("no-such-config.toml"), &[]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out).contains("no-such-config.toml"));
+    assert!(output_text(&out).contains("no-such-config.toml"));
 }
 
 #[test]
@@ -67,9 +59,13 @@ fn an_unreachable_database_exits_2_without_leaking_the_password() {
     )
     .expect("write");
     let out = run(&path, &[]);
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
-    assert!(text(&out).contains("u@127.0.0.1:1/swfdb"), "{}", text(&out));
-    assert!(!text(&out).contains("pw-not-to-be-seen"));
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("u@127.0.0.1:1/swfdb"),
+        "{}",
+        output_text(&out)
+    );
+    assert!(!output_text(&out).contains("pw-not-to-be-seen"));
 }
 
 #[tokio::test]
@@ -79,8 +75,12 @@ async fn exit_status_is_0_when_all_ran_and_1_when_an_alarm_failed() {
     let config = db.config_file("");
     insert_alarm(&client, "alarm_ok", "", static_alarm(&["a"])).await;
     let out = run(&config, &["--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    assert!(text(&out).contains("Tick finished"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    assert!(
+        output_text(&out).contains("Tick finished"),
+        "{}",
+        output_text(&out)
+    );
 
     insert_alarm(
         &client,
@@ -90,7 +90,7 @@ async fn exit_status_is_0_when_all_ran_and_1_when_an_alarm_failed() {
     )
     .await;
     let out = run(&config, &["--dry-run", "-v"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
 }
 
 #[tokio::test]
@@ -110,7 +110,7 @@ async fn the_old_command_name_still_works() {
         .arg("--dry-run")
         .output()
         .expect("run swf-alarms-run");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert_eq!(active(&client, "alarm_old_name").await.len(), 1);
 }
 
@@ -128,7 +128,7 @@ async fn two_runs_at_once_one_works_the_other_exits_0() {
     .await;
     let config = db.config_file("");
     let spawn = || {
-        bin()
+        swf_alarms_bin()
             .arg("run")
             .arg("--config")
             .arg(&config)
@@ -142,12 +142,12 @@ async fn two_runs_at_once_one_works_the_other_exits_0() {
     let second = spawn();
     let second = second.wait_with_output().expect("second");
     let first = first.wait_with_output().expect("first");
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first));
-    assert_eq!(second.status.code(), Some(0), "{}", text(&second));
+    assert_eq!(first.status.code(), Some(0), "{}", output_text(&first));
+    assert_eq!(second.status.code(), Some(0), "{}", output_text(&second));
     assert!(
-        text(&second).contains("already running"),
+        output_text(&second).contains("already running"),
         "{}",
-        text(&second)
+        output_text(&second)
     );
     assert_eq!(row_count(&client, "engine_run").await, 1);
     assert_eq!(row_count(&client, "event").await, 1);
@@ -166,7 +166,7 @@ async fn a_killed_tick_leaves_consistent_state_and_the_next_one_works() {
                "params": {"delay_ms": 20000, "detections": detections(&["c"])}}),
     )
     .await;
-    let mut child = bin()
+    let mut child = swf_alarms_bin()
         .arg("run")
         .arg("--config")
         .arg(db.config_file(""))

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 fn swf(config: Option<&std::path::Path>, args: &[&str]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_swf-alarms"));
+    let mut cmd = swf_alarms_bin();
     cmd.args(args);
     if let Some(c) = config {
         cmd.arg("--config").arg(c);
@@ -20,14 +20,10 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-fn all_output(out: &Output) -> String {
-    format!("{}{}", stdout(out), String::from_utf8_lossy(&out.stderr))
-}
-
 #[test]
 fn detectors_json_is_what_an_editor_needs() {
     let out = swf(None, &["detectors", "--json"]);
-    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let list: Vec<Value> = serde_json::from_str(&stdout(&out)).expect("JSON");
     let panda = list
         .iter()
@@ -68,7 +64,7 @@ async fn check_lists_every_kind_of_problem_with_its_alarm() {
     let config = db.config_file("");
     insert_alarm(&client, "alarm_fine", "", static_alarm(&["a"])).await;
     let out = swf(Some(&config), &["check"]);
-    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     assert!(stdout(&out).contains("1 alarm(s) checked, 0 problem(s)"));
 
     insert_team(&client, "@ops", "ops@test.example").await;
@@ -104,7 +100,7 @@ async fn check_lists_every_kind_of_problem_with_its_alarm() {
         .await
         .expect("a second row with the same entry_id");
     let out = swf(Some(&config), &["check"]);
-    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let text = stdout(&out);
     for (alarm, problem) in [
         ("alarm_ghost", "no detector named \"ghost\""),
@@ -154,7 +150,7 @@ async fn test_shows_what_a_tick_would_do_and_writes_nothing() {
     let config = db.config_file("");
     let params = json!({"detections": detections(&["b", "c"])}).to_string();
     let out = swf(Some(&config), &["test", "alarm_try", "--params", &params]);
-    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let text = stdout(&out);
     assert!(text.contains("2 detection(s):"), "{text}");
     assert!(text.contains("create   1: c"), "{text}");
@@ -218,7 +214,7 @@ async fn alarm_commands_version_every_edit_and_refuse_bad_params() {
             "12",
         ],
     );
-    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let shown = swf(Some(&config), &["alarm", "show", "alarm_cli"]);
     let row: Value = serde_json::from_str(&stdout(&shown)).expect("show prints JSON");
     let id = row["id"].as_str().expect("id").to_owned();
@@ -239,9 +235,9 @@ async fn alarm_commands_version_every_edit_and_refuse_bad_params() {
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(
-        all_output(&bad).contains("params.colour"),
+        output_text(&bad).contains("params.colour"),
         "{}",
-        all_output(&bad)
+        output_text(&bad)
     );
     let bad_type = swf(
         Some(&config),
@@ -269,7 +265,7 @@ async fn alarm_commands_version_every_edit_and_refuse_bad_params() {
             "alice",
         ],
     );
-    assert!(ok.status.success(), "{}", all_output(&ok));
+    assert!(ok.status.success(), "{}", output_text(&ok));
     let v = versions(&client, &id).await;
     assert_eq!(v.len(), 1);
     assert_eq!((v[0].0, v[0].1.as_str()), (1, "alice"));
@@ -328,7 +324,7 @@ async fn status_shows_alarms_and_ticks_as_text_and_json() {
     let config = db.config_file("");
 
     let out = swf(Some(&config), &["status", "--json"]);
-    assert!(out.status.success(), "{}", all_output(&out));
+    assert!(out.status.success(), "{}", output_text(&out));
     let status: Value = serde_json::from_str(&stdout(&out)).expect("status --json is JSON");
     let seen = status["alarms"]
         .as_array()
@@ -410,7 +406,7 @@ async fn metrics_textfile_parses_and_is_replaced_atomically() {
     ));
 
     let out = swf(Some(&config), &["run"]);
-    assert_eq!(out.status.code(), Some(1), "{}", all_output(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
     let first = std::fs::read_to_string(&path).expect("textfile written");
     let scrape = parse_metrics(&first);
     assert_eq!(gauge(&scrape, "swf_alarms_alarms_run"), Some(2.0));
@@ -444,7 +440,7 @@ async fn metrics_textfile_parses_and_is_replaced_atomically() {
         .await
         .expect("archive the broken one");
     let out = swf(Some(&config), &["run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", all_output(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
     let mut old_text = String::new();
     std::io::Read::read_to_string(&mut &held, &mut old_text).expect("read old");
     assert_eq!(old_text, first, "the old file was not rewritten in place");
@@ -479,11 +475,11 @@ async fn install_script_is_safe_to_run_twice() {
             .env("SWF_ALARMS_BINARY", env!("CARGO_BIN_EXE_swf-alarms"))
             .output()
             .expect("run install.sh");
-        assert!(out.status.success(), "{}", all_output(&out));
+        assert!(out.status.success(), "{}", output_text(&out));
         assert!(
             stdout(&out).contains("Keeping the existing"),
             "{}",
-            all_output(&out)
+            output_text(&out)
         );
     }
     assert!(config_dir.join("logs").is_dir());
@@ -493,6 +489,6 @@ async fn install_script_is_safe_to_run_twice() {
         .arg("--dry-run")
         .output()
         .expect("swf-alarms-run");
-    assert_eq!(run.status.code(), Some(0), "{}", all_output(&run));
+    assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
     let _ = std::fs::remove_dir_all(&root);
 }

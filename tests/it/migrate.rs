@@ -1,11 +1,9 @@
 //! Migrations: pending ones stop `run`, applying is idempotent.
 
-use std::process::Command;
-
 use crate::harness::*;
 
 fn swf_alarms(args: &[&str], config: &std::path::Path) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_swf-alarms"))
+    swf_alarms_bin()
         .args(args)
         .arg("--config")
         .arg(config)

@@ -180,3 +180,17 @@ pub async fn row_count(client: &Client, kind: &str) -> i64 {
         .expect("count")
         .get(0)
 }
+
+/// The engine binary, ready for arguments.
+pub fn swf_alarms_bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_swf-alarms"))
+}
+
+/// Everything a command printed, standard output then standard error.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
