@@ -54,17 +54,72 @@ fn three_hours() -> f64 {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "threshold_pct", kind: ParamType::Number, default: Some("80"), description: "Storage: fire at or above this fill percentage." },
-    ParamSpec { name: "soc_min_pct", kind: ParamType::Number, default: Some("40"), description: "Power: battery state of charge at or below this fires." },
-    ParamSpec { name: "voltage_min_v", kind: ParamType::Number, default: Some("50"), description: "Power: battery voltage below this fires." },
-    ParamSpec { name: "temp_max_c", kind: ParamType::Number, default: Some("45"), description: "Power: enclosure temperature at or above this fires." },
-    ParamSpec { name: "temp_min_c", kind: ParamType::Number, default: Some("5"), description: "Power: enclosure temperature below this fires." },
-    ParamSpec { name: "dewpoint_margin_min_c", kind: ParamType::Number, default: Some("0"), description: "Power: dew-point margin at or below this fires." },
-    ParamSpec { name: "collector_max_age_minutes", kind: ParamType::Number, default: Some("20"), description: "Collector: newest snapshot older than this fires." },
-    ParamSpec { name: "stream_max_age_minutes", kind: ParamType::Number, default: Some("180"), description: "Streams: source data at least this old fires." },
-    ParamSpec { name: "hold_minutes", kind: ParamType::Number, default: Some("180"), description: "Hold archive, service and stream alerts this long before emailing." },
-    ParamSpec { name: "streams", kind: ParamType::Array, default: Some("null"), description: "Stream prefixes to watch; all when absent." },
-    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+    ParamSpec {
+        name: "threshold_pct",
+        kind: ParamType::Number,
+        default: Some("80"),
+        description: "Storage: fire at or above this fill percentage.",
+    },
+    ParamSpec {
+        name: "soc_min_pct",
+        kind: ParamType::Number,
+        default: Some("40"),
+        description: "Power: battery state of charge at or below this fires.",
+    },
+    ParamSpec {
+        name: "voltage_min_v",
+        kind: ParamType::Number,
+        default: Some("50"),
+        description: "Power: battery voltage below this fires.",
+    },
+    ParamSpec {
+        name: "temp_max_c",
+        kind: ParamType::Number,
+        default: Some("45"),
+        description: "Power: enclosure temperature at or above this fires.",
+    },
+    ParamSpec {
+        name: "temp_min_c",
+        kind: ParamType::Number,
+        default: Some("5"),
+        description: "Power: enclosure temperature below this fires.",
+    },
+    ParamSpec {
+        name: "dewpoint_margin_min_c",
+        kind: ParamType::Number,
+        default: Some("0"),
+        description: "Power: dew-point margin at or below this fires.",
+    },
+    ParamSpec {
+        name: "collector_max_age_minutes",
+        kind: ParamType::Number,
+        default: Some("20"),
+        description: "Collector: newest snapshot older than this fires.",
+    },
+    ParamSpec {
+        name: "stream_max_age_minutes",
+        kind: ParamType::Number,
+        default: Some("180"),
+        description: "Streams: source data at least this old fires.",
+    },
+    ParamSpec {
+        name: "hold_minutes",
+        kind: ParamType::Number,
+        default: Some("180"),
+        description: "Hold archive, service and stream alerts this long before emailing.",
+    },
+    ParamSpec {
+        name: "streams",
+        kind: ParamType::Array,
+        default: Some("null"),
+        description: "Stream prefixes to watch; all when absent.",
+    },
+    ParamSpec {
+        name: "snapshot_dir",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
@@ -84,7 +139,9 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         detections.extend(ops::hold(ops::power(record, &p.power), 0.0));
         detections.extend(ops::hold(ops::archive(record), p.hold_minutes));
         detections.extend(ops::hold(ops::services(record, &streams), p.hold_minutes));
-        if let StreamFreshness::Judged(stale) = ops::stream_freshness(record, &streams, p.stream_max_age_minutes) {
+        if let StreamFreshness::Judged(stale) =
+            ops::stream_freshness(record, &streams, p.stream_max_age_minutes)
+        {
             detections.extend(ops::hold(stale, p.hold_minutes));
         }
         Ok(detections)

@@ -22,11 +22,38 @@ fn defaults() -> Value {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "name", kind: ParamType::String, default: Some(r#""catalog_sync""#), description: "Prefix of the dedupe keys." },
-    ParamSpec { name: "table", kind: ParamType::String, default: Some(r#""swf_applog""#), description: "Table to look in." },
-    ParamSpec { name: "time_column", kind: ParamType::String, default: Some(r#""timestamp""#), description: "Timestamp column." },
-    ParamSpec { name: "filters", kind: ParamType::Object, default: Some(r#"{"app_name": "epicprod", "extra_data.action": "catalog_sync", "extra_data.outcome": "ok"}"#), description: "Equality filters." },
-    ParamSpec { name: "max_age_hours", kind: ParamType::Number, default: Some("30"), description: "Fire when the last successful sync is older than this." },
+    ParamSpec {
+        name: "name",
+        kind: ParamType::String,
+        default: Some(r#""catalog_sync""#),
+        description: "Prefix of the dedupe keys.",
+    },
+    ParamSpec {
+        name: "table",
+        kind: ParamType::String,
+        default: Some(r#""swf_applog""#),
+        description: "Table to look in.",
+    },
+    ParamSpec {
+        name: "time_column",
+        kind: ParamType::String,
+        default: Some(r#""timestamp""#),
+        description: "Timestamp column.",
+    },
+    ParamSpec {
+        name: "filters",
+        kind: ParamType::Object,
+        default: Some(
+            r#"{"app_name": "epicprod", "extra_data.action": "catalog_sync", "extra_data.outcome": "ok"}"#,
+        ),
+        description: "Equality filters.",
+    },
+    ParamSpec {
+        name: "max_age_hours",
+        kind: ParamType::Number,
+        default: Some("30"),
+        description: "Fire when the last successful sync is older than this.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

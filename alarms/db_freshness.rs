@@ -15,11 +15,36 @@ use crate::support::dbcheck::{freshness, FreshnessParams};
 use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
 
 pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "name", kind: ParamType::String, default: None, description: "Prefix of the dedupe keys: <name>:stale, <name>:never." },
-    ParamSpec { name: "table", kind: ParamType::String, default: None, description: "Table (or schema.table) to look in." },
-    ParamSpec { name: "time_column", kind: ParamType::String, default: None, description: "Timestamp column (a timestamp type or Unix seconds)." },
-    ParamSpec { name: "filters", kind: ParamType::Object, default: Some("{}"), description: "Equality filters: column or column.json.path → value or list of values." },
-    ParamSpec { name: "max_age_hours", kind: ParamType::Number, default: None, description: "Fire when the newest matching row is older than this." },
+    ParamSpec {
+        name: "name",
+        kind: ParamType::String,
+        default: None,
+        description: "Prefix of the dedupe keys: <name>:stale, <name>:never.",
+    },
+    ParamSpec {
+        name: "table",
+        kind: ParamType::String,
+        default: None,
+        description: "Table (or schema.table) to look in.",
+    },
+    ParamSpec {
+        name: "time_column",
+        kind: ParamType::String,
+        default: None,
+        description: "Timestamp column (a timestamp type or Unix seconds).",
+    },
+    ParamSpec {
+        name: "filters",
+        kind: ParamType::Object,
+        default: Some("{}"),
+        description: "Equality filters: column or column.json.path → value or list of values.",
+    },
+    ParamSpec {
+        name: "max_age_hours",
+        kind: ParamType::Number,
+        default: None,
+        description: "Fire when the newest matching row is older than this.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

@@ -15,12 +15,42 @@ use crate::support::dbcheck::{rate, RateParams};
 use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
 
 pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "name", kind: ParamType::String, default: None, description: "Prefix of the dedupe key: <name>:rate." },
-    ParamSpec { name: "table", kind: ParamType::String, default: None, description: "Table (or schema.table) to count in." },
-    ParamSpec { name: "time_column", kind: ParamType::String, default: None, description: "Timestamp column (a timestamp type or Unix seconds)." },
-    ParamSpec { name: "filters", kind: ParamType::Object, default: Some("{}"), description: "Equality filters: column or column.json.path → value or list of values." },
-    ParamSpec { name: "window_minutes", kind: ParamType::Number, default: None, description: "Trailing window to count in." },
-    ParamSpec { name: "max_count", kind: ParamType::Number, default: None, description: "Fire when more rows than this match in the window." },
+    ParamSpec {
+        name: "name",
+        kind: ParamType::String,
+        default: None,
+        description: "Prefix of the dedupe key: <name>:rate.",
+    },
+    ParamSpec {
+        name: "table",
+        kind: ParamType::String,
+        default: None,
+        description: "Table (or schema.table) to count in.",
+    },
+    ParamSpec {
+        name: "time_column",
+        kind: ParamType::String,
+        default: None,
+        description: "Timestamp column (a timestamp type or Unix seconds).",
+    },
+    ParamSpec {
+        name: "filters",
+        kind: ParamType::Object,
+        default: Some("{}"),
+        description: "Equality filters: column or column.json.path → value or list of values.",
+    },
+    ParamSpec {
+        name: "window_minutes",
+        kind: ParamType::Number,
+        default: None,
+        description: "Trailing window to count in.",
+    },
+    ParamSpec {
+        name: "max_count",
+        kind: ParamType::Number,
+        default: None,
+        description: "Fire when more rows than this match in the window.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

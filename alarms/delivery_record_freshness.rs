@@ -22,11 +22,38 @@ fn defaults() -> Value {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "name", kind: ParamType::String, default: Some(r#""delivery_record""#), description: "Prefix of the dedupe keys." },
-    ParamSpec { name: "table", kind: ParamType::String, default: Some(r#""snapper_system_snap""#), description: "Table to look in." },
-    ParamSpec { name: "time_column", kind: ParamType::String, default: Some(r#""snap_time""#), description: "Timestamp column." },
-    ParamSpec { name: "filters", kind: ParamType::Object, default: Some(r#"{"scope": "epicprod", "capture_policy": ["backfill-v1", "delivery-daily-v1"]}"#), description: "Equality filters." },
-    ParamSpec { name: "max_age_hours", kind: ParamType::Number, default: Some("30"), description: "Fire when the newest delivery record is older than this." },
+    ParamSpec {
+        name: "name",
+        kind: ParamType::String,
+        default: Some(r#""delivery_record""#),
+        description: "Prefix of the dedupe keys.",
+    },
+    ParamSpec {
+        name: "table",
+        kind: ParamType::String,
+        default: Some(r#""snapper_system_snap""#),
+        description: "Table to look in.",
+    },
+    ParamSpec {
+        name: "time_column",
+        kind: ParamType::String,
+        default: Some(r#""snap_time""#),
+        description: "Timestamp column.",
+    },
+    ParamSpec {
+        name: "filters",
+        kind: ParamType::Object,
+        default: Some(
+            r#"{"scope": "epicprod", "capture_policy": ["backfill-v1", "delivery-daily-v1"]}"#,
+        ),
+        description: "Equality filters.",
+    },
+    ParamSpec {
+        name: "max_age_hours",
+        kind: ParamType::Number,
+        default: Some("30"),
+        description: "Fire when the newest delivery record is older than this.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use crate::support::probe::timeout;
 use serde_json::{json, Value};
 
-use crate::{parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, ProbeFailure, Registration};
+use crate::{
+    parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, ProbeFailure, Registration,
+};
 
 /// The params of `http_health`.
 #[derive(Debug, Deserialize)]
@@ -70,7 +72,9 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         let prober = ctx.prober()?;
         let mut detections = Vec::new();
         for t in &p.targets {
-            let probed = prober.http(&t.url, timeout(&t.name, t.timeout_seconds)?).await?;
+            let probed = prober
+                .http(&t.url, timeout(&t.name, t.timeout_seconds)?)
+                .await?;
             let problem = match &probed.result {
                 Err((kind, message)) => Some((failure_word(*kind), message.clone(), None)),
                 Ok(answer) => {
@@ -79,13 +83,21 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                         None => (200..400).contains(&answer.status),
                     };
                     if !status_ok {
-                        Some(("unexpected status", format!("HTTP {}", answer.status), Some(answer.status)))
+                        Some((
+                            "unexpected status",
+                            format!("HTTP {}", answer.status),
+                            Some(answer.status),
+                        ))
                     } else {
                         t.body_contains
                             .as_deref()
                             .filter(|text| !answer.body.contains(*text))
                             .map(|text| {
-                                ("unexpected body", format!("the body does not contain {text:?}"), Some(answer.status))
+                                (
+                                    "unexpected body",
+                                    format!("the body does not contain {text:?}"),
+                                    Some(answer.status),
+                                )
                             })
                     }
                 }
@@ -95,8 +107,14 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                                    "latency_ms": probed.latency_ms.round()});
                 detections.push(Detection {
                     dedupe_key: format!("http:{}", t.name),
-                    subject: format!("{} is down: {reason} after {:.0} ms", t.name, probed.latency_ms),
-                    body: format!("GET {}\n{reason}: {detail}\nLatency: {:.0} ms", t.url, probed.latency_ms),
+                    subject: format!(
+                        "{} is down: {reason} after {:.0} ms",
+                        t.name, probed.latency_ms
+                    ),
+                    body: format!(
+                        "GET {}\n{reason}: {detail}\nLatency: {:.0} ms",
+                        t.url, probed.latency_ms
+                    ),
                     extra: extra.as_object().cloned().unwrap_or_default(),
                     notify_after_minutes: None,
                 });

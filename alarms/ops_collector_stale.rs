@@ -28,15 +28,29 @@ fn twenty() -> f64 {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "max_age_minutes", kind: ParamType::Number, default: Some("20"), description: "Fire when the newest snapshot is older than this." },
-    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+    ParamSpec {
+        name: "max_age_minutes",
+        kind: ParamType::Number,
+        default: Some("20"),
+        description: "Fire when the newest snapshot is older than this.",
+    },
+    ParamSpec {
+        name: "snapshot_dir",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
         let latest = ctx.snapshots()?.latest(p.snapshot_dir.as_deref()).await?;
-        Ok(ops::collector_stale(latest.as_deref(), ctx.now, p.max_age_minutes))
+        Ok(ops::collector_stale(
+            latest.as_deref(),
+            ctx.now,
+            p.max_age_minutes,
+        ))
     })
 }
 

@@ -24,12 +24,42 @@ struct Params {
 }
 
 pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "soc_min_pct", kind: ParamType::Number, default: Some("40"), description: "Battery state of charge at or below this fires." },
-    ParamSpec { name: "voltage_min_v", kind: ParamType::Number, default: Some("50"), description: "Battery voltage below this fires." },
-    ParamSpec { name: "temp_max_c", kind: ParamType::Number, default: Some("45"), description: "Enclosure temperature at or above this fires." },
-    ParamSpec { name: "temp_min_c", kind: ParamType::Number, default: Some("5"), description: "Enclosure temperature below this fires." },
-    ParamSpec { name: "dewpoint_margin_min_c", kind: ParamType::Number, default: Some("0"), description: "Dew-point margin at or below this fires (only when humidity is measured)." },
-    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+    ParamSpec {
+        name: "soc_min_pct",
+        kind: ParamType::Number,
+        default: Some("40"),
+        description: "Battery state of charge at or below this fires.",
+    },
+    ParamSpec {
+        name: "voltage_min_v",
+        kind: ParamType::Number,
+        default: Some("50"),
+        description: "Battery voltage below this fires.",
+    },
+    ParamSpec {
+        name: "temp_max_c",
+        kind: ParamType::Number,
+        default: Some("45"),
+        description: "Enclosure temperature at or above this fires.",
+    },
+    ParamSpec {
+        name: "temp_min_c",
+        kind: ParamType::Number,
+        default: Some("5"),
+        description: "Enclosure temperature below this fires.",
+    },
+    ParamSpec {
+        name: "dewpoint_margin_min_c",
+        kind: ParamType::Number,
+        default: Some("0"),
+        description: "Dew-point margin at or below this fires (only when humidity is measured).",
+    },
+    ParamSpec {
+        name: "snapshot_dir",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

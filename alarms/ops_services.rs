@@ -23,15 +23,28 @@ struct Params {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "streams", kind: ParamType::Array, default: Some("null"), description: "Stream prefixes to watch (cl61, radar, …); all when absent." },
-    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+    ParamSpec {
+        name: "streams",
+        kind: ParamType::Array,
+        default: Some("null"),
+        description: "Stream prefixes to watch (cl61, radar, …); all when absent.",
+    },
+    ParamSpec {
+        name: "snapshot_dir",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
         let snapshot = ops::load(&ctx, p.snapshot_dir.as_deref()).await?;
-        Ok(ops::services(&snapshot.record, &ops::streams_or_default(p.streams)))
+        Ok(ops::services(
+            &snapshot.record,
+            &ops::streams_or_default(p.streams),
+        ))
     })
 }
 

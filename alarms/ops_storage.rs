@@ -28,8 +28,18 @@ fn eighty() -> f64 {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "threshold_pct", kind: ParamType::Number, default: Some("80"), description: "Fire at or above this fill percentage." },
-    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+    ParamSpec {
+        name: "threshold_pct",
+        kind: ParamType::Number,
+        default: Some("80"),
+        description: "Fire at or above this fill percentage.",
+    },
+    ParamSpec {
+        name: "snapshot_dir",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

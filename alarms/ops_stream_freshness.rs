@@ -33,9 +33,24 @@ fn three_hours() -> f64 {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "max_age_minutes", kind: ParamType::Number, default: Some("180"), description: "Fire when a stream's newest source data is at least this old." },
-    ParamSpec { name: "streams", kind: ParamType::Array, default: Some("null"), description: "Stream prefixes to watch; all when absent." },
-    ParamSpec { name: "snapshot_dir", kind: ParamType::String, default: Some("null"), description: "Snapshot directory; engine.ops_snapshot_dir when absent." },
+    ParamSpec {
+        name: "max_age_minutes",
+        kind: ParamType::Number,
+        default: Some("180"),
+        description: "Fire when a stream's newest source data is at least this old.",
+    },
+    ParamSpec {
+        name: "streams",
+        kind: ParamType::Array,
+        default: Some("null"),
+        description: "Stream prefixes to watch; all when absent.",
+    },
+    ParamSpec {
+        name: "snapshot_dir",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

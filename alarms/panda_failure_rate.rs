@@ -20,7 +20,9 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::support::panda::{failure_rate, list_tasks, RateKind, TaskFilter};
-use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration};
+use crate::{
+    parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration,
+};
 
 /// The params of `panda_failure_rate`.
 #[derive(Debug, Deserialize)]
@@ -47,13 +49,48 @@ fn default_statuses() -> Vec<String> {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "threshold", kind: ParamType::Number, default: None, description: "Fire at or above this failure rate (0.03 = 3%)." },
-    ParamSpec { name: "since_days", kind: ParamType::Integer, default: Some("1"), description: "Tasks modified within this many days." },
-    ParamSpec { name: "username", kind: ParamType::String, default: Some("null"), description: "Task owner; % wildcards pass through to PanDA." },
-    ParamSpec { name: "processingtype", kind: ParamType::String, default: Some("null"), description: "PanDA processing type." },
-    ParamSpec { name: "workinggroup", kind: ParamType::String, default: Some("null"), description: "PanDA working group." },
-    ParamSpec { name: "min_terminal_jobs", kind: ParamType::Integer, default: Some("5"), description: "Skip tasks with fewer failed+finished jobs (noise floor)." },
-    ParamSpec { name: "statuses", kind: ParamType::Array, default: Some(r#"["running", "failed", "broken"]"#), description: "Task statuses to consider, one query each." },
+    ParamSpec {
+        name: "threshold",
+        kind: ParamType::Number,
+        default: None,
+        description: "Fire at or above this failure rate (0.03 = 3%).",
+    },
+    ParamSpec {
+        name: "since_days",
+        kind: ParamType::Integer,
+        default: Some("1"),
+        description: "Tasks modified within this many days.",
+    },
+    ParamSpec {
+        name: "username",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Task owner; % wildcards pass through to PanDA.",
+    },
+    ParamSpec {
+        name: "processingtype",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "PanDA processing type.",
+    },
+    ParamSpec {
+        name: "workinggroup",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "PanDA working group.",
+    },
+    ParamSpec {
+        name: "min_terminal_jobs",
+        kind: ParamType::Integer,
+        default: Some("5"),
+        description: "Skip tasks with fewer failed+finished jobs (noise floor).",
+    },
+    ParamSpec {
+        name: "statuses",
+        kind: ParamType::Array,
+        default: Some(r#"["running", "failed", "broken"]"#),
+        description: "Task statuses to consider, one query each.",
+    },
 ];
 
 fn percent(rate: f64) -> String {
@@ -64,14 +101,18 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
         if !(p.threshold.is_finite() && p.threshold >= 0.0) {
-            return Err(DetectError::InvalidParams("threshold must be a rate such as 0.03".into()));
+            return Err(DetectError::InvalidParams(
+                "threshold must be a rate such as 0.03".into(),
+            ));
         }
         let panda = ctx.panda()?;
         let mut detections = Vec::new();
         for status in &p.statuses {
             let query = p.filter.query(status);
             for task in list_tasks(panda, &query).await? {
-                let Some(rate) = failure_rate(&task) else { continue };
+                let Some(rate) = failure_rate(&task) else {
+                    continue;
+                };
                 if rate.kind == RateKind::AllFailures {
                     panda.warn_once(
                         "panda_failure_rate:fallback",
@@ -86,9 +127,17 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                 let subject = format!(
                     "task {} ({}) failure rate {} — {}",
                     task.jeditaskid,
-                    if task.status.is_empty() { "?" } else { &task.status },
+                    if task.status.is_empty() {
+                        "?"
+                    } else {
+                        &task.status
+                    },
                     percent(rate.value),
-                    if task.taskname.is_empty() { "?" } else { &task.taskname },
+                    if task.taskname.is_empty() {
+                        "?"
+                    } else {
+                        &task.taskname
+                    },
                 );
                 let body = format!(
                     "PanDA task {id} — {name}\n\

@@ -32,11 +32,36 @@ fn default_statuses() -> Vec<String> {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "statuses", kind: ParamType::Array, default: Some(r#"["broken", "failed", "aborted"]"#), description: "Task statuses that fire, one query each." },
-    ParamSpec { name: "since_days", kind: ParamType::Integer, default: Some("1"), description: "Tasks modified within this many days." },
-    ParamSpec { name: "username", kind: ParamType::String, default: Some("null"), description: "Task owner; % wildcards pass through to PanDA." },
-    ParamSpec { name: "processingtype", kind: ParamType::String, default: Some("null"), description: "PanDA processing type." },
-    ParamSpec { name: "workinggroup", kind: ParamType::String, default: Some("null"), description: "PanDA working group." },
+    ParamSpec {
+        name: "statuses",
+        kind: ParamType::Array,
+        default: Some(r#"["broken", "failed", "aborted"]"#),
+        description: "Task statuses that fire, one query each.",
+    },
+    ParamSpec {
+        name: "since_days",
+        kind: ParamType::Integer,
+        default: Some("1"),
+        description: "Tasks modified within this many days.",
+    },
+    ParamSpec {
+        name: "username",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "Task owner; % wildcards pass through to PanDA.",
+    },
+    ParamSpec {
+        name: "processingtype",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "PanDA processing type.",
+    },
+    ParamSpec {
+        name: "workinggroup",
+        kind: ParamType::String,
+        default: Some("null"),
+        description: "PanDA working group.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

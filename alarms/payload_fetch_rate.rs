@@ -22,12 +22,42 @@ fn defaults() -> Value {
 }
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec { name: "name", kind: ParamType::String, default: Some(r#""payload_fetch""#), description: "Prefix of the dedupe key." },
-    ParamSpec { name: "table", kind: ParamType::String, default: Some(r#""swf_applog""#), description: "Table to count in." },
-    ParamSpec { name: "time_column", kind: ParamType::String, default: Some(r#""timestamp""#), description: "Timestamp column." },
-    ParamSpec { name: "filters", kind: ParamType::Object, default: Some(r#"{"extra_data.action": "payload_log_fetch"}"#), description: "Equality filters." },
-    ParamSpec { name: "window_minutes", kind: ParamType::Number, default: Some("60"), description: "Trailing window." },
-    ParamSpec { name: "max_count", kind: ParamType::Number, default: Some("60"), description: "Fire when more fetches than this happen in the window." },
+    ParamSpec {
+        name: "name",
+        kind: ParamType::String,
+        default: Some(r#""payload_fetch""#),
+        description: "Prefix of the dedupe key.",
+    },
+    ParamSpec {
+        name: "table",
+        kind: ParamType::String,
+        default: Some(r#""swf_applog""#),
+        description: "Table to count in.",
+    },
+    ParamSpec {
+        name: "time_column",
+        kind: ParamType::String,
+        default: Some(r#""timestamp""#),
+        description: "Timestamp column.",
+    },
+    ParamSpec {
+        name: "filters",
+        kind: ParamType::Object,
+        default: Some(r#"{"extra_data.action": "payload_log_fetch"}"#),
+        description: "Equality filters.",
+    },
+    ParamSpec {
+        name: "window_minutes",
+        kind: ParamType::Number,
+        default: Some("60"),
+        description: "Trailing window.",
+    },
+    ParamSpec {
+        name: "max_count",
+        kind: ParamType::Number,
+        default: Some("60"),
+        description: "Fire when more fetches than this happen in the window.",
+    },
 ];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {

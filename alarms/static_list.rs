@@ -16,7 +16,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration};
+use crate::{
+    parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration,
+};
 
 /// The params of `static_list`.
 #[derive(Debug, Deserialize)]

@@ -50,13 +50,18 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         let prober = ctx.prober()?;
         let mut detections = Vec::new();
         for t in &p.targets {
-            let probed = prober.tcp(&t.host, t.port, timeout(&t.name, t.timeout_seconds)?).await?;
+            let probed = prober
+                .tcp(&t.host, t.port, timeout(&t.name, t.timeout_seconds)?)
+                .await?;
             if let Err((kind, message)) = probed.result {
                 let extra = json!({"target": t.name, "host": t.host, "port": t.port,
                                    "reason": format!("{kind:?}"), "latency_ms": probed.latency_ms.round()});
                 detections.push(Detection {
                     dedupe_key: format!("tcp:{}", t.name),
-                    subject: format!("{} ({}:{}) does not accept connections", t.name, t.host, t.port),
+                    subject: format!(
+                        "{} ({}:{}) does not accept connections",
+                        t.name, t.host, t.port
+                    ),
                     body: format!("{message}\nLatency: {:.0} ms", probed.latency_ms),
                     extra: extra.as_object().cloned().unwrap_or_default(),
                     notify_after_minutes: None,
