@@ -15,6 +15,21 @@ use std::{
     time::{Duration, Instant},
 };
 
+/// A program of the test fakes' virtual environment: `$SWF_TEST_VENV/bin`
+/// (set by `deploy/test.sh`), else `target/test-venv/bin` when it exists
+/// (a plain `cargo test` after one `deploy/test.sh`), else the `PATH`.
+pub fn fake_program(name: &str) -> PathBuf {
+    let venv = std::env::var_os("SWF_TEST_VENV")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("../test-venv"));
+    let program = venv.join("bin").join(name);
+    if program.exists() {
+        program
+    } else {
+        PathBuf::from(name)
+    }
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -63,7 +78,7 @@ impl SmtpSink {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("smtp-{}-{port}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        let mut cmd = Command::new("python3");
+        let mut cmd = Command::new(fake_program("python3"));
         cmd.arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fakes/smtp_sink.py"
@@ -152,8 +167,10 @@ pub fn moto() -> &'static Moto {
         let mut cmd = Command::new("sh");
         cmd.args([
             "-c",
-            &format!("moto_server -H 127.0.0.1 -p {port} >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid"),
-        ]);
+            "\"$0\" -H 127.0.0.1 -p \"$1\" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
+        ])
+        .arg(fake_program("moto_server"))
+        .arg(port.to_string());
         let child = spawn_fake(cmd, port, false);
         Moto {
             port,
