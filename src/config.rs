@@ -126,6 +126,12 @@ pub struct RawEngine {
     pub metrics_textfile: Option<String>,
     /// The first engine's SQLite state file; unused (state lives in Postgres).
     pub state_db: Option<String>,
+    /// Seconds a whole tick may take (default 240, below the 5-minute cron
+    /// interval); alarms still running then fail and the run is recorded.
+    pub tick_timeout: Option<f64>,
+    /// Minutes after which a tick lock still held by another run is
+    /// reported as an error, exit status 1 (default 15).
+    pub stuck_after: Option<f64>,
 }
 
 /// `[db]`: a `dsn`, or discrete keys, or a dotenv file (`env_path`) with
@@ -150,6 +156,18 @@ pub struct RawDb {
     /// Dotenv file with `DB_*` keys, the dashboard's own (default
     /// `/opt/swf-monitor/config/env/production.env`, if it exists).
     pub env_path: Option<PathBuf>,
+    /// Seconds to establish a connection (default 10).
+    pub connect_timeout: Option<f64>,
+    /// Seconds one engine statement may run (default 30).
+    pub statement_timeout: Option<f64>,
+    /// Seconds a statement may wait for a row or table lock (default 10).
+    pub lock_timeout: Option<f64>,
+    /// Seconds a session may sit idle inside a transaction (default 60).
+    pub idle_in_transaction_timeout: Option<f64>,
+    /// Seconds of silence before TCP keepalive probes start (default 30).
+    pub keepalives_idle: Option<f64>,
+    /// Seconds an alarm may wait for a pooled connection (default 30).
+    pub pool_timeout: Option<f64>,
 }
 
 /// `[email]`.
@@ -213,13 +231,20 @@ pub struct EngineConfig {
     pub alarm_timeout: Duration,
     /// Alarms run at once.
     pub concurrency: usize,
+    /// Deadline of a whole tick.
+    pub tick_timeout: Duration,
+    /// A tick lock held longer than this is an error.
+    pub stuck_after: Duration,
 }
 
 /// Validated `[db]`.
 #[derive(Clone)]
 pub struct DbConfig {
-    /// Connection settings (tokio-postgres redacts the password in `Debug`).
+    /// Connection settings (tokio-postgres redacts the password in `Debug`),
+    /// with the connect timeout, keepalives and session timeouts applied.
     pub pg: tokio_postgres::Config,
+    /// How long an alarm waits for a pooled connection.
+    pub pool_timeout: Duration,
 }
 
 impl DbConfig {
@@ -371,6 +396,22 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
     if concurrency == 0 {
         return Err(invalid("engine.concurrency", "must be at least 1"));
     }
+    let tick_timeout = seconds("engine.tick_timeout", raw.tick_timeout, 240.0)?;
+    let stuck_after = seconds(
+        "engine.stuck_after",
+        raw.stuck_after.map(|minutes| minutes * 60.0),
+        15.0 * 60.0,
+    )
+    .map_err(|_| invalid("engine.stuck_after", "must be a positive number of minutes"))?;
+    if stuck_after <= tick_timeout {
+        return Err(invalid(
+            "engine.stuck_after",
+            format!(
+                "must be longer than engine.tick_timeout ({} s): a tick that is still within its deadline is not stuck",
+                tick_timeout.as_secs_f64()
+            ),
+        ));
+    }
     Ok(EngineConfig {
         service_base_url,
         request_timeout: seconds("engine.request_timeout", raw.request_timeout, 20.0)?,
@@ -382,6 +423,8 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
         log_path: raw.log_path.as_deref().map(expand_home),
         alarm_timeout: seconds("engine.alarm_timeout", raw.alarm_timeout, 120.0)?,
         concurrency,
+        tick_timeout,
+        stuck_after,
     })
 }
 
@@ -397,8 +440,62 @@ fn dotenv(key: &str, path: &Path) -> Result<Vec<(String, String)>, ConfigError> 
         })
 }
 
+/// The deadlines every engine connection gets: how long to connect, when
+/// to notice a dead peer, and the session's statement, lock and idle
+/// timeouts, so that nothing the engine does can wait forever.
+#[derive(Debug, Clone, Copy)]
+struct SessionLimits {
+    connect: Duration,
+    keepalives_idle: Duration,
+    statement: Duration,
+    lock: Duration,
+    idle_in_transaction: Duration,
+}
+
+impl SessionLimits {
+    fn from_raw(raw: &RawDb) -> Result<SessionLimits, ConfigError> {
+        Ok(SessionLimits {
+            connect: seconds("db.connect_timeout", raw.connect_timeout, 10.0)?,
+            keepalives_idle: seconds("db.keepalives_idle", raw.keepalives_idle, 30.0)?,
+            statement: seconds("db.statement_timeout", raw.statement_timeout, 30.0)?,
+            lock: seconds("db.lock_timeout", raw.lock_timeout, 10.0)?,
+            idle_in_transaction: seconds(
+                "db.idle_in_transaction_timeout",
+                raw.idle_in_transaction_timeout,
+                60.0,
+            )?,
+        })
+    }
+
+    /// Applies the limits. A DSN's own `connect_timeout` is kept, and its
+    /// own `options` go after ours, so a `-c` setting it names wins.
+    fn apply(&self, pg: &mut tokio_postgres::Config) {
+        if pg.get_connect_timeout().is_none() {
+            pg.connect_timeout(self.connect);
+        }
+        pg.keepalives(true)
+            .keepalives_idle(self.keepalives_idle)
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3);
+        let ms = |d: Duration| d.as_millis().max(1);
+        let ours = format!(
+            "-c statement_timeout={} -c lock_timeout={} -c idle_in_transaction_session_timeout={}",
+            ms(self.statement),
+            ms(self.lock),
+            ms(self.idle_in_transaction)
+        );
+        let options = match pg.get_options() {
+            Some(theirs) if !theirs.trim().is_empty() => format!("{ours} {theirs}"),
+            _ => ours,
+        };
+        pg.options(&options);
+    }
+}
+
 fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, ConfigError> {
     let over = |key: &str| env(&format!("{DB_ENV_PREFIX}{}", key.to_uppercase()));
+    let limits = SessionLimits::from_raw(&raw)?;
+    let pool_timeout = seconds("db.pool_timeout", raw.pool_timeout, 30.0)?;
 
     if let Some(dsn) = over("dsn").map(Secret).or(raw.dsn) {
         let pg = dsn
@@ -410,7 +507,9 @@ fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, Conf
                     "not a valid PostgreSQL connection string (postgresql://user@host:port/name)",
                 )
             })?;
-        return Ok(DbConfig { pg });
+        let mut pg = pg;
+        limits.apply(&mut pg);
+        return Ok(DbConfig { pg, pool_timeout });
     }
 
     let file: Vec<(String, String)> = match &raw.env_path {
@@ -447,7 +546,8 @@ fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, Conf
     if let Some(password) = password.filter(|p| !p.is_empty()) {
         pg.password(password);
     }
-    Ok(DbConfig { pg })
+    limits.apply(&mut pg);
+    Ok(DbConfig { pg, pool_timeout })
 }
 
 fn email(
@@ -748,11 +848,25 @@ mod tests {
             "log_path",
             "alarm_timeout",
             "concurrency",
+            "tick_timeout",
+            "stuck_after",
         ] {
             assert!(documented("engine", key), "engine.{key}");
         }
         for key in [
-            "dsn", "host", "port", "name", "user", "password", "env_path",
+            "dsn",
+            "host",
+            "port",
+            "name",
+            "user",
+            "password",
+            "env_path",
+            "connect_timeout",
+            "statement_timeout",
+            "lock_timeout",
+            "idle_in_transaction_timeout",
+            "keepalives_idle",
+            "pool_timeout",
         ] {
             assert!(documented("db", key), "db.{key}");
         }
@@ -771,6 +885,48 @@ mod tests {
         ] {
             assert!(documented("email", key), "email.{key}");
         }
+    }
+
+    #[test]
+    fn every_connection_gets_deadlines_and_a_dsn_keeps_its_own() {
+        let c = parse(MINIMAL).expect("valid");
+        assert_eq!(c.engine.tick_timeout, Duration::from_secs(240));
+        assert_eq!(c.engine.stuck_after, Duration::from_secs(15 * 60));
+        assert_eq!(
+            c.db.pg.get_connect_timeout(),
+            Some(&Duration::from_secs(10))
+        );
+        assert!(c.db.pg.get_keepalives());
+        assert_eq!(c.db.pool_timeout, Duration::from_secs(30));
+        assert_eq!(
+            c.db.pg.get_options(),
+            Some(
+                "-c statement_timeout=30000 -c lock_timeout=10000 \
+                 -c idle_in_transaction_session_timeout=60000"
+            )
+        );
+
+        let c = parse(
+            "[db]\ndsn = \"postgresql://u@h/x?connect_timeout=3&options=-c%20lock_timeout%3D1\"\n\
+             lock_timeout = 2\n[email]\nprovider = \"log\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.db.pg.get_connect_timeout(), Some(&Duration::from_secs(3)));
+        let options = c.db.pg.get_options().expect("options");
+        assert!(
+            options.ends_with("-c lock_timeout=1") && options.contains("lock_timeout=2000"),
+            "{options}"
+        );
+    }
+
+    #[test]
+    fn a_tick_deadline_must_fit_inside_stuck_after() {
+        let err =
+            parse("[engine]\ntick_timeout = 600\nstuck_after = 5\n[email]\nprovider = \"log\"\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("engine.stuck_after"), "{err}");
+        let err = parse("[db]\nlock_timeout = 0\n[email]\nprovider = \"log\"\n").unwrap_err();
+        assert!(err.to_string().contains("db.lock_timeout"), "{err}");
     }
 
     #[test]

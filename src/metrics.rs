@@ -108,7 +108,7 @@ pub(crate) fn render(summary: &TickSummary, finished_at: f64, last_success: Opti
 
 /// Writes the textfile for this tick, replacing the old one atomically.
 pub(crate) fn write(path: &Path, summary: &TickSummary, finished_at: f64) -> std::io::Result<()> {
-    let last_success = if summary.alarms_errored == 0 {
+    let last_success = if !summary.failed() {
         Some(finished_at)
     } else {
         previous_success(path)

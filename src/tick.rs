@@ -27,10 +27,14 @@ use crate::{
         self,
         alarms::AlarmRow,
         events::{self, EventInsert, EventPatch},
-        keys, lock, migrate, runs, StoreError,
+        keys,
+        lock::{self, Attempt},
+        migrate, runs, StoreError,
     },
     time,
 };
+
+pub use crate::store::lock::LockHolder;
 
 /// How a tick is run.
 #[derive(Debug, Clone, Default)]
@@ -62,17 +66,56 @@ pub struct TickSummary {
     pub emails_failed: usize,
     /// Wall time of the tick.
     pub duration: Duration,
-    /// Active events per alarm after the tick, by `entry_id`.
+    /// Active events per alarm after the tick, by `entry_id` (alarms cut
+    /// off by the tick's deadline are not listed: their count is unknown).
     pub active_events: Vec<(String, usize)>,
+    /// Alarms cut off by `engine.tick_timeout`.
+    pub cut_off: usize,
+    /// Why the run row could not be closed, when it could not: the alarms
+    /// ran (what they wrote stays), the record of the tick is incomplete.
+    pub unrecorded: Option<String>,
+}
+
+impl TickSummary {
+    /// Whether anything went wrong: an alarm failed, or the tick's record
+    /// could not be written.
+    pub fn failed(&self) -> bool {
+        self.alarms_errored > 0 || self.unrecorded.is_some()
+    }
 }
 
 /// The result of asking for a tick.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TickOutcome {
-    /// Another tick holds the lock; nothing was done.
-    AlreadyRunning,
+    /// Another session holds the tick lock; nothing was done.
+    AlreadyRunning(LockReport),
     /// The tick ran.
     Done(TickSummary),
+}
+
+/// Who holds the tick lock, and whether that is still normal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LockReport {
+    /// The holding session, when it could be identified.
+    pub holder: Option<LockHolder>,
+    /// How long it has held the lock, by the tick's clock.
+    pub held_for: Option<Duration>,
+    /// Held longer than `engine.stuck_after`: an error, not an overlap.
+    pub stuck: bool,
+}
+
+impl LockReport {
+    fn new(holder: Option<LockHolder>, now: f64, stuck_after: Duration) -> LockReport {
+        let held_for = holder
+            .as_ref()
+            .and_then(|h| h.since)
+            .map(|since| Duration::from_secs_f64((now - since).max(0.0)));
+        LockReport {
+            stuck: held_for.is_some_and(|d| d > stuck_after),
+            holder,
+            held_for,
+        }
+    }
 }
 
 /// Why a tick did not run at all.
@@ -112,8 +155,16 @@ impl Shared {
 /// migrations are pending); alarm failures are in the summary instead.
 pub async fn run_tick(config: &Config, options: &TickOptions) -> Result<TickOutcome, TickError> {
     let started = Instant::now();
-    let Some(lock) = lock::try_acquire(&config.db).await? else {
-        return Ok(TickOutcome::AlreadyRunning);
+    let lock = match lock::try_acquire(&config.db).await? {
+        Attempt::Acquired(lock) => lock,
+        Attempt::Held(holder) => {
+            let now = options.now.unwrap_or_else(time::now);
+            return Ok(TickOutcome::AlreadyRunning(LockReport::new(
+                holder,
+                now,
+                config.engine.stuck_after,
+            )));
+        }
     };
     let result = run_locked(config, options, started).await;
     lock.release().await;
@@ -159,6 +210,7 @@ async fn run_locked(
     drop(client);
     tracing::info!(run = %run_id, alarms = rows.len(), dry_run = options.dry_run, "Tick started.");
 
+    let deadline = tokio::time::Instant::from_std(started + config.engine.tick_timeout);
     let shared = Arc::new(Shared {
         pool: pool.clone(),
         teams,
@@ -170,7 +222,7 @@ async fn run_locked(
         slots: Semaphore::new(config.engine.concurrency),
         sources,
     });
-    let reports = run_alarms(&shared, rows).await;
+    let reports = run_alarms(&shared, rows, deadline, config.engine.tick_timeout).await;
     if let Some(panda) = &shared.sources.panda {
         tracing::debug!(
             requests = panda.requests_sent(),
@@ -186,6 +238,7 @@ async fn run_locked(
     let mut error_details = Vec::new();
     for report in reports {
         summary.alarms_run += usize::from(report.ran);
+        summary.cut_off += usize::from(report.cut_off);
         summary.alarms_errored += usize::from(report.errored);
         summary.detections += report.detections;
         summary.new_events += report.created;
@@ -198,9 +251,11 @@ async fn run_locked(
         if !report.problems.is_empty() {
             error_details.push(format!("[{}] {}", report.key, report.problems.join("\n")));
         }
-        summary
-            .active_events
-            .push((report.key.clone(), report.active_after));
+        if !report.cut_off {
+            summary
+                .active_events
+                .push((report.key.clone(), report.active_after));
+        }
         per_alarm.insert(report.key.clone(), report.record());
     }
     let finished_at = options.now.unwrap_or_else(time::now);
@@ -213,8 +268,18 @@ async fn run_locked(
         "error_details": error_details.join("\n\n"),
         "per_alarm": per_alarm,
     });
-    let client = pool.get().await.map_err(StoreError::from)?;
-    runs::finish(&client, &run_id, &results, finished_at).await?;
+    // From here on the alarms have run: a failure is reported, never
+    // turned into "nothing was done". The next tick sends what was not
+    // stamped; the run row stays `active`, which is what it is.
+    let finished = async {
+        let client = pool.get().await.map_err(StoreError::from)?;
+        runs::finish(&client, &run_id, &results, finished_at).await
+    };
+    if let Err(error) = finished.await {
+        let message = error_chain(&error, ": ");
+        tracing::error!(run = %run_id, error = %message, "Closing the run row failed; the alarms ran, their record is incomplete.");
+        summary.unrecorded = Some(message);
+    }
     summary.duration = started.elapsed();
     if let Some(path) = &config.engine.metrics_textfile {
         if let Err(error) = crate::metrics::write(path, &summary, finished_at) {
@@ -236,8 +301,14 @@ async fn run_locked(
     Ok(summary)
 }
 
-/// Runs every alarm in its own task, at most `concurrency` at a time.
-async fn run_alarms(shared: &Arc<Shared>, rows: Vec<AlarmRow>) -> Vec<AlarmReport> {
+/// Runs every alarm in its own task, at most `concurrency` at a time, and
+/// cuts off those still running at the tick's deadline.
+async fn run_alarms(
+    shared: &Arc<Shared>,
+    rows: Vec<AlarmRow>,
+    deadline: tokio::time::Instant,
+    tick_timeout: Duration,
+) -> Vec<AlarmReport> {
     let mut tasks = JoinSet::new();
     let mut keys_by_task = HashMap::new();
     for row in rows {
@@ -255,9 +326,39 @@ async fn run_alarms(shared: &Arc<Shared>, rows: Vec<AlarmRow>) -> Vec<AlarmRepor
         keys_by_task.insert(handle.id(), key);
     }
     let mut reports = Vec::with_capacity(keys_by_task.len());
-    while let Some(joined) = tasks.join_next_with_id().await {
+    loop {
+        let joined = match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
+            Ok(Some(joined)) => joined,
+            Ok(None) => break,
+            Err(_) => {
+                // Dropping an alarm's task rolls back its open transaction;
+                // a bundle sent but not yet stamped goes out again next tick.
+                tasks.abort_all();
+                let mut late: Vec<String> = keys_by_task.into_values().collect();
+                late.sort();
+                tracing::error!(
+                    alarms = %late.join(", "),
+                    tick_timeout_s = tick_timeout.as_secs_f64(),
+                    "Tick deadline passed; alarms still running were cut off."
+                );
+                for key in late {
+                    let mut report = AlarmReport::new(key);
+                    report.cut_off = true;
+                    report.fail(format!(
+                        "cut off by the tick's deadline (engine.tick_timeout = {} s); \
+                         what it had not written is redone by the next tick",
+                        tick_timeout.as_secs_f64()
+                    ));
+                    reports.push(report);
+                }
+                break;
+            }
+        };
         match joined {
-            Ok((_, report)) => reports.push(report),
+            Ok((id, report)) => {
+                keys_by_task.remove(&id);
+                reports.push(report);
+            }
             Err(error) => {
                 // Only a bug in the engine itself lands here: detector
                 // panics are caught closer to the detector.
@@ -328,6 +429,8 @@ struct AlarmReport {
     sent: Option<bool>,
     /// Active events once this tick's changes are in.
     active_after: usize,
+    /// Still running at the tick's deadline.
+    cut_off: bool,
     subject: String,
     new_ids: Vec<String>,
     renotify_ids: Vec<String>,
@@ -351,6 +454,7 @@ impl AlarmReport {
             cleared: 0,
             sent: None,
             active_after: 0,
+            cut_off: false,
             subject: String::new(),
             new_ids: Vec::new(),
             renotify_ids: Vec::new(),

@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::{
     config::Config,
-    tick::{run_tick, TickOptions, TickOutcome},
+    tick::{run_tick, LockReport, TickOptions, TickOutcome},
 };
 
 pub(crate) async fn run(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
@@ -15,11 +15,42 @@ pub(crate) async fn run(config: &Config, dry_run: bool) -> anyhow::Result<ExitCo
         .await
         .with_context(|| format!("tick against {} did not run", config.db.target()))?;
     Ok(match outcome {
-        TickOutcome::AlreadyRunning => {
-            tracing::info!("Another tick is already running (advisory lock held); nothing to do.");
-            ExitCode::SUCCESS
-        }
-        TickOutcome::Done(summary) if summary.alarms_errored > 0 => ExitCode::from(1),
+        TickOutcome::AlreadyRunning(report) => locked_out(config, &report),
+        TickOutcome::Done(summary) if summary.failed() => ExitCode::from(1),
         TickOutcome::Done(_) => ExitCode::SUCCESS,
     })
+}
+
+/// Another session holds the tick lock: an overlap is normal (exit 0); a
+/// lock held past `engine.stuck_after` is a stuck tick (exit 1), so that
+/// cron mail and the metrics show it.
+fn locked_out(config: &Config, report: &LockReport) -> ExitCode {
+    let held_s = report.held_for.map(|d| d.as_secs());
+    let Some(holder) = &report.holder else {
+        tracing::info!("Another tick is already running (advisory lock held); nothing to do.");
+        return ExitCode::SUCCESS;
+    };
+    if report.stuck {
+        tracing::error!(
+            pid = holder.pid,
+            application = %holder.application,
+            client = %holder.client,
+            held_s,
+            state = %holder.state,
+            query = %holder.query,
+            stuck_after_s = config.engine.stuck_after.as_secs(),
+            "The tick lock has been held longer than engine.stuck_after; a tick is stuck. \
+             Nothing was done; end that session (pg_terminate_backend(pid)) if it does not finish."
+        );
+        return ExitCode::from(1);
+    }
+    tracing::info!(
+        pid = holder.pid,
+        application = %holder.application,
+        client = %holder.client,
+        held_s,
+        state = %holder.state,
+        "Another tick is already running (advisory lock held); nothing to do."
+    );
+    ExitCode::SUCCESS
 }

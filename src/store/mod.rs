@@ -10,7 +10,7 @@ pub(crate) mod lock;
 pub mod migrate;
 pub(crate) mod runs;
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{error::SqlState, NoTls};
 
 use crate::config::DbConfig;
@@ -109,8 +109,12 @@ pub(crate) fn pool(db: &DbConfig, size: usize) -> Result<Pool, StoreError> {
             recycling_method: RecyclingMethod::Fast,
         },
     );
+    // Connecting is bounded by the connect timeout in `db.pg`; waiting for
+    // a free connection by the pool timeout.
     Pool::builder(manager)
         .max_size(size)
+        .wait_timeout(Some(db.pool_timeout))
+        .runtime(Runtime::Tokio1)
         .build()
         .map_err(|e| StoreError::Schema(format!("cannot build the connection pool: {e}")))
 }

@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod commands;
 mod compat;
+mod deadlines;
 mod migrate;
 mod notify_ses;
 mod notify_smtp;

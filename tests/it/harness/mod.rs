@@ -2,6 +2,7 @@
 //! dashboard writes them, and short-hands for running ticks.
 
 pub mod mail;
+pub mod net;
 pub mod pg;
 
 use serde_json::{json, Value};
@@ -168,7 +169,7 @@ pub async fn tick_at(config: &Config, dry_run: bool, now: Option<f64>) -> TickSu
         .expect("tick runs")
     {
         TickOutcome::Done(summary) => summary,
-        TickOutcome::AlreadyRunning => panic!("tick was locked out"),
+        TickOutcome::AlreadyRunning(report) => panic!("tick was locked out: {report:?}"),
     }
 }
 
