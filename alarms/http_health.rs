@@ -12,11 +12,12 @@
 
 use serde::Deserialize;
 
-use crate::support::probe::timeout;
+use crate::support::probe::{side_by_side, timeout};
 use serde_json::{json, Value};
 
 use crate::{
-    parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, ProbeFailure, Registration,
+    parse_params, Ctx, DetectError, DetectFuture, Detection, HttpAnswer, ParamSpec, ParamType,
+    ProbeFailure, Probed, Prober, Registration,
 };
 
 /// The params of `http_health`.
@@ -66,15 +67,26 @@ fn failure_word(kind: ProbeFailure) -> &'static str {
     }
 }
 
+/// Probes one target.
+async fn probe<'a>(
+    prober: &dyn Prober,
+    t: &'a Target,
+) -> Result<(&'a Target, Probed<HttpAnswer>), DetectError> {
+    let limit = timeout(&t.name, t.timeout_seconds)?;
+    prober.http(&t.url, limit).await.map(|probed| (t, probed))
+}
+
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
         let prober = ctx.prober()?;
-        let mut detections = Vec::new();
         for t in &p.targets {
-            let probed = prober
-                .http(&t.url, timeout(&t.name, t.timeout_seconds)?)
-                .await?;
+            timeout(&t.name, t.timeout_seconds)?;
+        }
+        let probes = side_by_side(p.targets.iter().map(|t| probe(prober, t)).collect()).await;
+        let mut detections = Vec::new();
+        for probed in probes {
+            let (t, probed) = probed?;
             let problem = match &probed.result {
                 Err((kind, message)) => Some((failure_word(*kind), message.clone(), None)),
                 Ok(answer) => {

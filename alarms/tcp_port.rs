@@ -9,10 +9,13 @@
 
 use serde::Deserialize;
 
-use crate::support::probe::timeout;
+use crate::support::probe::{side_by_side, timeout};
 use serde_json::{json, Value};
 
-use crate::{parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, Registration};
+use crate::{
+    parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Probed, Prober,
+    Registration,
+};
 
 /// The params of `tcp_port`.
 #[derive(Debug, Deserialize)]
@@ -44,15 +47,29 @@ const PARAMS: &[ParamSpec] = &[ParamSpec {
     description: "Services: {name, host, port, timeout_seconds (5)}.",
 }];
 
+/// Probes one target.
+async fn probe<'a>(
+    prober: &dyn Prober,
+    t: &'a Target,
+) -> Result<(&'a Target, Probed<()>), DetectError> {
+    let limit = timeout(&t.name, t.timeout_seconds)?;
+    prober
+        .tcp(&t.host, t.port, limit)
+        .await
+        .map(|probed| (t, probed))
+}
+
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
         let prober = ctx.prober()?;
-        let mut detections = Vec::new();
         for t in &p.targets {
-            let probed = prober
-                .tcp(&t.host, t.port, timeout(&t.name, t.timeout_seconds)?)
-                .await?;
+            timeout(&t.name, t.timeout_seconds)?;
+        }
+        let probes = side_by_side(p.targets.iter().map(|t| probe(prober, t)).collect()).await;
+        let mut detections = Vec::new();
+        for probed in probes {
+            let (t, probed) = probed?;
             if let Err((kind, message)) = probed.result {
                 let extra = json!({"target": t.name, "host": t.host, "port": t.port,
                                    "reason": format!("{kind:?}"), "latency_ms": probed.latency_ms.round()});

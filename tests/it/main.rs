@@ -12,4 +12,5 @@ mod notify_ses;
 mod notify_smtp;
 mod ops;
 mod panda;
+mod resilience;
 mod tick;
