@@ -132,6 +132,15 @@ pub struct RawEngine {
     /// Minutes after which a tick lock still held by another run is
     /// reported as an error, exit status 1 (default 15).
     pub stuck_after: Option<f64>,
+    /// Pinged after every tick (a dead-man's switch such as healthchecks.io).
+    pub heartbeat_url: Option<String>,
+    /// Pinged instead of `heartbeat_url` after a tick with errors (default:
+    /// `heartbeat_url` with `/fail` appended).
+    pub heartbeat_fail_url: Option<String>,
+    /// `"GET"` (default) or `"POST"` (the tick's summary line as the body).
+    pub heartbeat_method: Option<String>,
+    /// Seconds a heartbeat ping may take (default 10).
+    pub heartbeat_timeout: Option<f64>,
 }
 
 /// `[db]`: a `dsn`, or discrete keys, or a dotenv file (`env_path`) with
@@ -235,6 +244,21 @@ pub struct EngineConfig {
     pub tick_timeout: Duration,
     /// A tick lock held longer than this is an error.
     pub stuck_after: Duration,
+    /// The dead-man's switch pinged after every tick, if any.
+    pub heartbeat: Option<HeartbeatConfig>,
+}
+
+/// Validated heartbeat settings (`engine.heartbeat_*`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeartbeatConfig {
+    /// Pinged after a tick in which every alarm ran.
+    pub url: String,
+    /// Pinged after a tick with errors, or one that could not run.
+    pub fail_url: String,
+    /// Send a POST (with the tick's summary as the body) instead of a GET.
+    pub post: bool,
+    /// How long one ping may take.
+    pub timeout: Duration,
 }
 
 /// Validated `[db]`.
@@ -377,6 +401,7 @@ fn expand_home(path: &str) -> PathBuf {
 }
 
 fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
+    let heartbeat = heartbeat(&raw)?;
     let base = raw.service_base_url.or(raw.swf_remote_base_url);
     let service_base_url = match base {
         Some(url) if url.trim().is_empty() => None,
@@ -425,7 +450,77 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
         concurrency,
         tick_timeout,
         stuck_after,
+        heartbeat,
     })
+}
+
+/// An http(s) URL, trimmed, or the error naming `key`.
+fn http_url(key: &str, url: &str) -> Result<String, ConfigError> {
+    let url = url.trim();
+    if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() <= "https://".len()
+    {
+        return Err(invalid(
+            key,
+            format!("must be an http:// or https:// URL, got {url:?}"),
+        ));
+    }
+    Ok(url.to_owned())
+}
+
+/// healthchecks.io's convention: `<url>/fail`, the query string kept at the end.
+fn fail_url_of(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut fail = format!("{}/fail", base.trim_end_matches('/'));
+    if let Some(query) = query {
+        fail.push('?');
+        fail.push_str(query);
+    }
+    fail
+}
+
+fn heartbeat(raw: &RawEngine) -> Result<Option<HeartbeatConfig>, ConfigError> {
+    let Some(url) = raw
+        .heartbeat_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        if raw.heartbeat_fail_url.is_some() {
+            return Err(invalid(
+                "engine.heartbeat_fail_url",
+                "set engine.heartbeat_url too (the ping after a clean tick)",
+            ));
+        }
+        return Ok(None);
+    };
+    let url = http_url("engine.heartbeat_url", url)?;
+    let fail_url = match raw.heartbeat_fail_url.as_deref() {
+        Some(fail) => http_url("engine.heartbeat_fail_url", fail)?,
+        None => fail_url_of(&url),
+    };
+    let post = match raw
+        .heartbeat_method
+        .as_deref()
+        .map(|m| m.trim().to_ascii_uppercase())
+        .as_deref()
+    {
+        None | Some("GET") => false,
+        Some("POST") => true,
+        Some(other) => {
+            return Err(invalid(
+                "engine.heartbeat_method",
+                format!("must be \"GET\" or \"POST\", got {other:?}"),
+            ))
+        }
+    };
+    Ok(Some(HeartbeatConfig {
+        url,
+        fail_url,
+        post,
+        timeout: seconds("engine.heartbeat_timeout", raw.heartbeat_timeout, 10.0)?,
+    }))
 }
 
 /// Reads `KEY=value` lines from a dotenv file.
@@ -815,6 +910,50 @@ mod tests {
         }
     }
 
+    #[test]
+    fn heartbeat_settings() {
+        let email = "[email]\nprovider = \"log\"\n";
+        let c = parse(email).expect("valid");
+        assert_eq!(c.engine.heartbeat, None);
+        let c = parse(&format!(
+            "[engine]\nheartbeat_url = \"https://hc.example/ping/abc/\"\n{email}"
+        ))
+        .expect("valid");
+        let hb = c.engine.heartbeat.expect("configured");
+        assert_eq!(hb.fail_url, "https://hc.example/ping/abc/fail");
+        assert!(!hb.post);
+        assert_eq!(hb.timeout, Duration::from_secs(10));
+        assert_eq!(
+            fail_url_of("https://hc.example/p/abc?rid=1"),
+            "https://hc.example/p/abc/fail?rid=1"
+        );
+        let c = parse(&format!(
+            "[engine]\nheartbeat_url = \"http://h/ok\"\nheartbeat_fail_url = \"http://h/bad\"\n\
+             heartbeat_method = \"post\"\nheartbeat_timeout = 2.5\n{email}"
+        ))
+        .expect("valid");
+        let hb = c.engine.heartbeat.expect("configured");
+        assert_eq!((hb.fail_url.as_str(), hb.post), ("http://h/bad", true));
+        for (engine, key) in [
+            ("heartbeat_url = \"hc.example/x\"", "engine.heartbeat_url"),
+            (
+                "heartbeat_url = \"http://h/\"\nheartbeat_method = \"PUT\"",
+                "engine.heartbeat_method",
+            ),
+            (
+                "heartbeat_url = \"http://h/\"\nheartbeat_timeout = 0",
+                "engine.heartbeat_timeout",
+            ),
+            (
+                "heartbeat_fail_url = \"http://h/f\"",
+                "engine.heartbeat_fail_url",
+            ),
+        ] {
+            let err = parse(&format!("[engine]\n{engine}\n{email}")).unwrap_err();
+            assert!(err.to_string().contains(key), "{engine}: {err}");
+        }
+    }
+
     /// Every key of every table, uncommented, must parse; and every key
     /// the structs know must be documented in the example.
     #[test]
@@ -850,6 +989,10 @@ mod tests {
             "concurrency",
             "tick_timeout",
             "stuck_after",
+            "heartbeat_url",
+            "heartbeat_fail_url",
+            "heartbeat_method",
+            "heartbeat_timeout",
         ] {
             assert!(documented("engine", key), "engine.{key}");
         }

@@ -1,4 +1,4 @@
-//! `swf-alarms run`: one tick.
+//! `swf-alarms run`: one tick, then the heartbeat ping.
 
 use std::process::ExitCode;
 
@@ -6,14 +6,16 @@ use anyhow::Context;
 
 use crate::{
     config::Config,
+    heartbeat,
     tick::{run_tick, LockReport, TickOptions, TickOutcome},
 };
 
 pub(crate) async fn run(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
     let options = TickOptions { dry_run, now: None };
-    let outcome = run_tick(config, &options)
-        .await
-        .with_context(|| format!("tick against {} did not run", config.db.target()))?;
+    let result = run_tick(config, &options).await;
+    heartbeat::after_tick(config.engine.heartbeat.as_ref(), &result, dry_run).await;
+    let outcome =
+        result.with_context(|| format!("tick against {} did not run", config.db.target()))?;
     Ok(match outcome {
         TickOutcome::AlreadyRunning(report) => locked_out(config, &report),
         TickOutcome::Done(summary) if summary.failed() => ExitCode::from(1),

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod compat;
 mod deadlines;
+mod heartbeat;
 mod migrate;
 mod notify_ses;
 mod notify_smtp;
