@@ -60,6 +60,9 @@ impl Alarm {
 
     /// Validates a stored row.
     pub fn parse(row: &AlarmRow) -> Result<Alarm, String> {
+        if let Some(reason) = &row.unreadable {
+            return Err(reason.clone());
+        }
         let empty = Map::new();
         let data = match &row.data {
             Some(Value::Object(map)) => map,
@@ -203,6 +206,7 @@ mod tests {
             id: "id-1".into(),
             content: "Description".into(),
             data: Some(data),
+            unreadable: None,
         }
     }
 

@@ -301,6 +301,38 @@ async fn run_locked(
     Ok(summary)
 }
 
+/// Splits off live rows that share an `entry_id` with a newer one: two
+/// rows running as one alarm would clear each other's events every tick.
+/// The newest runs (as `alarm show` picks it); each other one fails, its
+/// report keyed by its row id and naming both rows. `rows` come newest
+/// first within an `entry_id` (see `store::alarms::load`).
+fn split_duplicates(rows: Vec<AlarmRow>) -> (Vec<AlarmRow>, Vec<AlarmReport>) {
+    let mut winners: HashMap<String, String> = HashMap::new();
+    let mut runnable = Vec::with_capacity(rows.len());
+    let mut failed = Vec::new();
+    for row in rows {
+        let key = report_key(&row);
+        match winners.get(&key) {
+            None => {
+                winners.insert(key, row.id.clone());
+                runnable.push(row);
+            }
+            Some(winner) => {
+                let error = AlarmError::DuplicateEntryId {
+                    entry_id: key,
+                    id: row.id.clone(),
+                    winner: winner.clone(),
+                };
+                tracing::error!(error = %error, "Alarm row did not run.");
+                let mut report = AlarmReport::new(format!("row:{}", row.id));
+                report.fail(error.to_string());
+                failed.push(report);
+            }
+        }
+    }
+    (runnable, failed)
+}
+
 /// Runs every alarm in its own task, at most `concurrency` at a time, and
 /// cuts off those still running at the tick's deadline.
 async fn run_alarms(
@@ -309,6 +341,7 @@ async fn run_alarms(
     deadline: tokio::time::Instant,
     tick_timeout: Duration,
 ) -> Vec<AlarmReport> {
+    let (rows, mut reports) = split_duplicates(rows);
     let mut tasks = JoinSet::new();
     let mut keys_by_task = HashMap::new();
     for row in rows {
@@ -325,7 +358,7 @@ async fn run_alarms(
         );
         keys_by_task.insert(handle.id(), key);
     }
-    let mut reports = Vec::with_capacity(keys_by_task.len());
+    reports.reserve(keys_by_task.len());
     loop {
         let joined = match tokio::time::timeout_at(deadline, tasks.join_next_with_id()).await {
             Ok(Some(joined)) => joined,
@@ -391,6 +424,15 @@ fn report_key(row: &AlarmRow) -> String {
 pub(crate) enum AlarmError {
     #[error("bad alarm row {id}: {reason}")]
     BadRow { id: String, reason: String },
+    #[error(
+        "alarm row {id} did not run: its data.entry_id {entry_id} is also the entry_id of live alarm \
+         row {winner}, the newest, which ran instead; archive or delete one of the two rows"
+    )]
+    DuplicateEntryId {
+        entry_id: String,
+        id: String,
+        winner: String,
+    },
     #[error("no detector named {name:?} (from {origin}); registered: {known}")]
     UnknownDetector {
         name: String,
@@ -539,7 +581,11 @@ async fn process(
     // not pin the pool (database detectors need connections of their own).
     let (active, unsent_resolved) = {
         let client = shared.pool.get().await.map_err(StoreError::from)?;
-        let active = events::load_active(&client, &alarm.event_entry_id()).await?;
+        let (active, notes) = events::load_active(&client, &alarm.event_entry_id()).await?;
+        for note in notes {
+            tracing::warn!(problem = %note, "Unreadable event bookkeeping; handled.");
+            report.problems.push(note);
+        }
         let unsent = if alarm.notify_on_clear {
             events::load_unsent_resolved(&client, &alarm.event_entry_id(), shared.now()).await?
         } else {
@@ -816,6 +862,7 @@ mod tests {
             id: "alarm-row".into(),
             content: "Desc\n".into(),
             data: Some(json!({"entry_id": "alarm_demo", "severity": "critical"})),
+            unreadable: None,
         })
         .expect("valid");
         let mut detection = Detection::new("k:1", "Subject", "Body");

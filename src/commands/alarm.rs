@@ -27,6 +27,7 @@ fn changed_by(by: &Option<String>) -> String {
 /// Applies the given fields to `data`/`title`/`content`; refuses params
 /// that do not fit the detector.
 fn apply(record: &mut AlarmRecord, fields: &AlarmFields) -> anyhow::Result<()> {
+    editable(record)?;
     let data = record
         .data
         .as_object_mut()
@@ -57,6 +58,18 @@ fn apply(record: &mut AlarmRecord, fields: &AlarmFields) -> anyhow::Result<()> {
         record.title = title.clone();
     }
     validate(record)
+}
+
+/// Refuses to edit a row whose `data` could not be read: writing back
+/// the stub the engine holds would lose everything else in it.
+fn editable(record: &AlarmRecord) -> anyhow::Result<()> {
+    match &record.unreadable {
+        Some(reason) => bail!(
+            "alarm row {}: {reason}; fix or delete it in the database (nothing written)",
+            record.id
+        ),
+        None => Ok(()),
+    }
 }
 
 fn validate(record: &AlarmRecord) -> anyhow::Result<()> {
@@ -119,7 +132,7 @@ pub(crate) async fn run(config: &Config, action: &AlarmAction) -> anyhow::Result
             let r = find(store::alarms::find(&client, entry_id).await?, entry_id)?;
             let shown = json!({"id": r.id, "title": r.title, "content": r.content, "archived": r.archived,
                                "timestamp_created": r.timestamp_created, "timestamp_modified": r.timestamp_modified,
-                               "data": r.data});
+                               "data": r.data, "unreadable": r.unreadable});
             say!("{}", serde_json::to_string_pretty(&shown)?);
         }
         AlarmAction::Create {
@@ -144,6 +157,7 @@ pub(crate) async fn run(config: &Config, action: &AlarmAction) -> anyhow::Result
                 archived: false,
                 timestamp_created: now,
                 timestamp_modified: now,
+                unreadable: None,
             };
             apply(&mut record, fields)?;
             let id =
@@ -167,6 +181,7 @@ pub(crate) async fn run(config: &Config, action: &AlarmAction) -> anyhow::Result
         | AlarmAction::Disable { entry_id, by }
         | AlarmAction::Archive { entry_id, by } => {
             let before = find(store::alarms::find(&client, entry_id).await?, entry_id)?;
+            editable(&before)?;
             let mut after = before.clone();
             match action {
                 AlarmAction::Archive { .. } => after.archived = true,

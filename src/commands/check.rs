@@ -19,23 +19,28 @@ pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let teams = store::alarms::load_teams(&client).await?;
     let mut problems: Vec<(String, String)> = Vec::new();
     let mut checked = 0;
-    let mut seen = std::collections::HashSet::new();
+    // Rows come newest first within an entry_id: the first one seen is
+    // the one a tick runs.
+    let mut seen = std::collections::HashMap::new();
     for record in records.iter().filter(|r| !r.archived) {
         checked += 1;
         let key = record.entry_id();
-        if !seen.insert(key.clone()) {
-            problems.push((
+        match seen.get(&key) {
+            None => {
+                seen.insert(key.clone(), record.id.clone());
+            }
+            Some(newest) => problems.push((
                 key.clone(),
                 format!(
-                    "data.entry_id is used by more than one live alarm row (this one is {})",
+                    "data.entry_id is used by more than one live alarm row: {} does not run, {newest} (the newest) does",
                     record.id
                 ),
-            ));
+            )),
         }
         let alarm = match Alarm::parse(&record.row()) {
             Ok(alarm) => alarm,
             Err(reason) => {
-                problems.push((key, reason));
+                problems.push((key, format!("alarm row {}: {reason}", record.id)));
                 continue;
             }
         };

@@ -58,6 +58,7 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
                 "oldest_fire_time": summary.and_then(|s| s.oldest_fire_time),
                 "last_notified": summary.and_then(|s| s.last_notified),
                 "last_error": last_error(&entry_id),
+                "unreadable": r.unreadable,
             })
         })
         .collect();
@@ -74,6 +75,7 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
                 "notifications_sent": d.get("notifications_sent"),
                 "errors": d.get("errors"),
                 "error_details": d.get("error_details"),
+                "unreadable": d.get("unreadable"),
             })
         })
         .collect();
@@ -94,7 +96,9 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
         "NOTIFIED"
     );
     for a in &alarms {
-        let state = if a["archived"] == true {
+        let state = if a["unreadable"].is_string() {
+            "invalid"
+        } else if a["archived"] == true {
             "archived"
         } else if a["enabled"] == true {
             "on"
@@ -109,6 +113,9 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
             short_time(a["oldest_fire_time"].as_f64()),
             short_time(a["last_notified"].as_f64()),
         );
+        if let Some(problem) = a["unreadable"].as_str() {
+            say!("  row: {}", cut(problem, 64));
+        }
         if let Some(error) = a["last_error"].as_str() {
             say!("  last error: {}", cut(error, 64));
         }

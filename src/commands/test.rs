@@ -38,7 +38,10 @@ pub(crate) async fn run(
     }
     let teams = store::alarms::load_teams(&client).await?;
     let resolved = recipients::resolve(&alarm.recipient_tokens, &teams);
-    let active = store::events::load_active(&client, &alarm.event_entry_id()).await?;
+    let (active, notes) = store::events::load_active(&client, &alarm.event_entry_id()).await?;
+    for note in notes {
+        say!("Note: {note}");
+    }
     let now = time::now();
     let unsent = if alarm.notify_on_clear {
         store::events::load_unsent_resolved(&client, &alarm.event_entry_id(), now).await?

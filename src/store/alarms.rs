@@ -5,24 +5,42 @@ use std::collections::HashMap;
 use deadpool_postgres::GenericClient;
 use serde_json::Value;
 
-use super::{ctx, keys, StoreError};
+use super::{ctx, decode_json, keys, StoreError};
 use crate::recipients::split_tokens;
 
 /// An alarm row as stored; [`crate::alarm::Alarm::parse`] validates it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct AlarmRow {
     pub id: String,
     pub content: String,
+    /// `data`, decoded; when it cannot be decoded, a stub holding only
+    /// its `entry_id`, and `unreadable` says why.
     pub data: Option<Value>,
+    /// Why `data` could not be decoded: the alarm fails, alone.
+    pub unreadable: Option<String>,
 }
 
-/// Every alarm that runs this tick: not archived, not soft-deleted.
+/// Decodes `data` (selected as text) and `data->>'entry_id'` (which
+/// Postgres reads whatever the rest of `data` holds) into a row's data,
+/// or a stub and the reason it is unreadable.
+fn data_of(text: Option<&str>, entry_id: Option<String>) -> (Option<Value>, Option<String>) {
+    match decode_json(text) {
+        Ok(data) => (data, None),
+        Err(reason) => {
+            let stub = entry_id.map(|e| serde_json::json!({ keys::ENTRY_ID: e }));
+            (stub, Some(format!("data cannot be read: {reason}")))
+        }
+    }
+}
+
+/// Every alarm that runs this tick: not archived, not soft-deleted;
+/// rows sharing an `entry_id` come newest first.
 pub(crate) async fn load(client: &impl GenericClient) -> Result<Vec<AlarmRow>, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, content, data FROM entry
+            "SELECT id, content, data::text, data->>'entry_id' FROM entry
              WHERE context_id = $1 AND kind = $2 AND archived = false AND deleted_at IS NULL
-             ORDER BY data->>'entry_id', id",
+             ORDER BY btrim(data->>'entry_id'), timestamp_created DESC, id DESC",
         )
         .await
         .map_err(ctx("loading alarms"))?;
@@ -32,10 +50,14 @@ pub(crate) async fn load(client: &impl GenericClient) -> Result<Vec<AlarmRow>, S
         .map_err(ctx("loading alarms"))?;
     Ok(rows
         .iter()
-        .map(|r| AlarmRow {
-            id: r.get(0),
-            content: r.get(1),
-            data: r.get(2),
+        .map(|r| {
+            let (data, unreadable) = data_of(r.get(2), r.get(3));
+            AlarmRow {
+                id: r.get(0),
+                content: r.get(1),
+                data,
+                unreadable,
+            }
         })
         .collect())
 }
@@ -76,6 +98,9 @@ pub(crate) struct AlarmRecord {
     pub archived: bool,
     pub timestamp_created: f64,
     pub timestamp_modified: f64,
+    /// Why `data` could not be decoded (then `data` holds only the
+    /// `entry_id`, and the row must not be edited from here).
+    pub unreadable: Option<String>,
 }
 
 impl AlarmRecord {
@@ -94,22 +119,26 @@ impl AlarmRecord {
             id: self.id.clone(),
             content: self.content.clone(),
             data: Some(self.data.clone()),
+            unreadable: self.unreadable.clone(),
         }
     }
 }
 
 const RECORD_COLUMNS: &str =
-    "id, title, content, COALESCE(data, '{}'::jsonb), archived, timestamp_created, timestamp_modified";
+    "id, title, content, COALESCE(data, '{}'::jsonb)::text, archived, timestamp_created, timestamp_modified,
+     data->>'entry_id'";
 
 fn record(r: &tokio_postgres::Row) -> AlarmRecord {
+    let (data, unreadable) = data_of(r.get(3), r.get(7));
     AlarmRecord {
         id: r.get(0),
         title: r.get(1),
         content: r.get(2),
-        data: r.get(3),
+        data: data.unwrap_or_else(|| Value::Object(serde_json::Map::new())),
         archived: r.get(4),
         timestamp_created: r.get(5),
         timestamp_modified: r.get(6),
+        unreadable,
     }
 }
 
@@ -120,7 +149,7 @@ pub(crate) async fn list(client: &impl GenericClient) -> Result<Vec<AlarmRecord>
             &format!(
                 "SELECT {RECORD_COLUMNS} FROM entry
                  WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL
-                 ORDER BY data->>'entry_id', id"
+                 ORDER BY data->>'entry_id', timestamp_created DESC, id DESC"
             ),
             &[&keys::CONTEXT, &keys::KIND_ALARM],
         )
@@ -139,7 +168,7 @@ pub(crate) async fn find(
             &format!(
                 "SELECT {RECORD_COLUMNS} FROM entry
                  WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL AND data->>'entry_id' = $3
-                 ORDER BY timestamp_created DESC LIMIT 1"
+                 ORDER BY timestamp_created DESC, id DESC LIMIT 1"
             ),
             &[&keys::CONTEXT, &keys::KIND_ALARM, &entry_id],
         )

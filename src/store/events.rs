@@ -26,14 +26,20 @@ pub(crate) struct EventPatch {
     pub patch: Value,
 }
 
-/// The active events of one alarm (`data.entry_id = event_<name>`).
+/// The active events of one alarm (`data.entry_id = event_<name>`), and
+/// a note for each event whose bookkeeping could not be read.
+///
+/// Timestamps are read as text, so that a value the JSON decoder refuses
+/// (`1e400`, nesting 200 deep) cannot fail the load: an unreadable
+/// `last_notified` counts as never notified (the next email re-stamps
+/// it), an unreadable `fire_time` falls back to the row's creation time.
 pub(crate) async fn load_active(
     client: &impl GenericClient,
     event_entry_id: &str,
-) -> Result<Vec<ActiveEvent>, StoreError> {
+) -> Result<(Vec<ActiveEvent>, Vec<String>), StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, COALESCE(data->>'dedupe_key', ''), data->'last_notified', data->'fire_time',
+            "SELECT id, COALESCE(data->>'dedupe_key', ''), data->>'last_notified', data->>'fire_time',
                     COALESCE(data->>'subject', title), timestamp_created
              FROM entry
              WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
@@ -45,17 +51,37 @@ pub(crate) async fn load_active(
         .query(&stmt, &[&keys::KIND_EVENT, &keys::CONTEXT, &event_entry_id])
         .await
         .map_err(ctx("loading active events"))?;
-    Ok(rows
+    let mut notes = Vec::new();
+    let events = rows
         .iter()
-        .map(|r| ActiveEvent {
-            id: r.get(0),
-            dedupe_key: r.get(1),
-            last_notified: unix_seconds(r.get::<_, Option<Value>>(2).as_ref()),
-            fire_time: unix_seconds(r.get::<_, Option<Value>>(3).as_ref())
-                .unwrap_or_else(|| r.get(5)),
-            subject: r.get(4),
+        .map(|r| {
+            let id: String = r.get(0);
+            let mut read = |key: &str, text: Option<&str>, fallback: &str| match unix_seconds(text)
+            {
+                Ok(seconds) => seconds,
+                Err(shown) => {
+                    notes.push(format!(
+                        "event {id}: data.{key} is not a time ({shown}); {fallback}"
+                    ));
+                    None
+                }
+            };
+            let last_notified = read(
+                keys::LAST_NOTIFIED,
+                r.get(2),
+                "treated as never notified, re-stamped by the next email",
+            );
+            let fire_time = read(keys::FIRE_TIME, r.get(3), "the row's creation time is used");
+            ActiveEvent {
+                dedupe_key: r.get(1),
+                last_notified,
+                fire_time: fire_time.unwrap_or_else(|| r.get(5)),
+                subject: r.get(4),
+                id,
+            }
         })
-        .collect())
+        .collect();
+    Ok((events, notes))
 }
 
 /// How far back an unsent recovery notice is still worth sending.
@@ -70,15 +96,17 @@ pub(crate) async fn load_unsent_resolved(
 ) -> Result<Vec<ResolvedItem>, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, COALESCE(data->>'dedupe_key', ''), COALESCE(data->>'subject', title) FROM entry
-             WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
-               AND jsonb_typeof(data->'clear_time') = 'number'
-               AND (data->>'clear_time')::float8 > $4
-               AND jsonb_typeof(data->'last_notified') = 'number'
-               AND (data->>'last_notified')::float8 > 0
-               AND data->'clear_notified' IS NULL
-               AND archived = false AND deleted_at IS NULL
-             ORDER BY (data->>'clear_time')::float8, id",
+            &format!(
+                "SELECT id, COALESCE(data->>'dedupe_key', ''), COALESCE(data->>'subject', title) FROM entry
+                 WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
+                   AND {clear} > $4
+                   AND {notified} > 0
+                   AND data->'clear_notified' IS NULL
+                   AND archived = false AND deleted_at IS NULL
+                 ORDER BY {clear}, id",
+                clear = sql_seconds(keys::CLEAR_TIME),
+                notified = sql_seconds(keys::LAST_NOTIFIED),
+            ),
         )
         .await
         .map_err(ctx("loading unsent recovery notices"))?;
@@ -104,13 +132,36 @@ pub(crate) async fn load_unsent_resolved(
         .collect())
 }
 
-/// Reads a timestamp the old engine or this one wrote: a number, or a
-/// numeric string; anything else counts as absent.
-fn unix_seconds(value: Option<&Value>) -> Option<f64> {
-    match value? {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
+/// SQL for `data.<key>` as float8 seconds, NULL unless it is a JSON
+/// number within float8's range: a plain cast would fail the whole
+/// statement on one row holding `1e400`. (Nested CASE: Postgres does not
+/// promise the order in which an AND is evaluated.)
+fn sql_seconds(key: &str) -> String {
+    format!(
+        "(CASE WHEN jsonb_typeof(data->'{key}') = 'number' THEN
+            CASE WHEN abs((data->'{key}')::numeric) < 1e300 THEN (data->'{key}')::numeric::float8 END
+         END)"
+    )
+}
+
+/// Reads a timestamp the old engine or this one wrote, as `->>` gives it:
+/// a number, or a numeric string. JSON `null` or no key is absent; any
+/// other value (an object, text, a number beyond f64) is an error showing
+/// the start of what was found.
+fn unix_seconds(text: Option<&str>) -> Result<Option<f64>, String> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    match text.trim().parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() => Ok(Some(seconds)),
+        _ => {
+            let shown: String = text.chars().take(40).collect();
+            Err(if shown.len() < text.len() {
+                format!("{shown}…")
+            } else {
+                shown
+            })
+        }
     }
 }
 
@@ -228,11 +279,20 @@ mod tests {
 
     #[test]
     fn timestamps_old_and_new() {
-        assert_eq!(unix_seconds(Some(&json!(1.5))), Some(1.5));
-        assert_eq!(unix_seconds(Some(&json!(17))), Some(17.0));
-        assert_eq!(unix_seconds(Some(&json!("12.25"))), Some(12.25));
-        assert_eq!(unix_seconds(Some(&json!(null))), None);
-        assert_eq!(unix_seconds(None), None);
+        assert_eq!(unix_seconds(Some("1.5")), Ok(Some(1.5)));
+        assert_eq!(unix_seconds(Some("17")), Ok(Some(17.0)));
+        assert_eq!(unix_seconds(Some(" 12.25 ")), Ok(Some(12.25)));
+        assert_eq!(unix_seconds(None), Ok(None));
+    }
+
+    #[test]
+    fn unreadable_timestamps_are_errors_not_panics() {
+        let huge = format!("1{}", "0".repeat(400));
+        assert!(unix_seconds(Some(&huge)).is_err());
+        assert!(unix_seconds(Some("inf")).is_err());
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let err = unix_seconds(Some(&deep)).unwrap_err();
+        assert!(err.ends_with('…') && err.chars().count() == 41, "{err}");
     }
 
     #[test]
@@ -257,15 +317,15 @@ pub(crate) async fn active_summaries(
 ) -> Result<std::collections::HashMap<String, ActiveSummary>, StoreError> {
     let rows = client
         .query(
-            "SELECT data->>'entry_id', count(*),
-                    min(CASE WHEN jsonb_typeof(data->'fire_time') = 'number'
-                             THEN (data->>'fire_time')::float8 END),
-                    max(CASE WHEN jsonb_typeof(data->'last_notified') = 'number'
-                             THEN (data->>'last_notified')::float8 END)
-             FROM entry
-             WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
-               AND archived = false AND deleted_at IS NULL
-             GROUP BY 1",
+            &format!(
+                "SELECT data->>'entry_id', count(*), min({fire}), max({notified})
+                 FROM entry
+                 WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
+                   AND archived = false AND deleted_at IS NULL
+                 GROUP BY 1",
+                fire = sql_seconds(keys::FIRE_TIME),
+                notified = sql_seconds(keys::LAST_NOTIFIED),
+            ),
             &[&keys::KIND_EVENT, &keys::CONTEXT],
         )
         .await

@@ -95,6 +95,31 @@ impl StoreError {
     }
 }
 
+/// Decodes a `jsonb` column selected as text (`data::text`).
+///
+/// The driver's own `jsonb` decoding panics inside `Row::get` on values
+/// Postgres accepts but serde_json refuses (nesting deeper than 128, a
+/// number beyond f64 such as `1e400`); reading text and parsing here turns
+/// them into an error that names what is wrong, for the caller to pin on
+/// one row.
+pub(crate) fn decode_json(text: Option<&str>) -> Result<Option<serde_json::Value>, String> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    serde_json::from_str(text).map(Some).map_err(|error| {
+        // serde_json says where; what an operator needs is which kind of
+        // value to look for.
+        let detail = error.to_string();
+        if detail.contains("recursion limit") {
+            "it is nested more than 128 levels deep".to_owned()
+        } else if detail.contains("number out of range") {
+            "it holds a number beyond the range of a 64-bit float".to_owned()
+        } else {
+            format!("it cannot be decoded ({detail})")
+        }
+    })
+}
+
 /// Wraps a driver error with what the engine was doing.
 pub(crate) fn ctx(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -> StoreError {
     move |source| StoreError::Query { context, source }

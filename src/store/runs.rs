@@ -3,7 +3,7 @@
 use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
 
-use super::{ctx, keys, StoreError};
+use super::{ctx, decode_json, keys, StoreError};
 
 /// Inserts the run row (`status = 'active'`) and returns its id.
 pub(crate) async fn start(client: &impl GenericClient, now: f64) -> Result<String, StoreError> {
@@ -45,19 +45,37 @@ pub(crate) async fn finish(
     Ok(())
 }
 
-/// The newest `limit` run rows: (status, data), newest first.
+/// The newest `limit` run rows: (status, data), newest first. A row
+/// whose `data` cannot be decoded shows as `{"entry_id", "unreadable"}`
+/// instead of failing the listing.
 pub(crate) async fn recent(
     client: &impl GenericClient,
     limit: i64,
 ) -> Result<Vec<(String, Value)>, StoreError> {
     let rows = client
         .query(
-            "SELECT COALESCE(status, ''), COALESCE(data, '{}'::jsonb) FROM entry
+            "SELECT COALESCE(status, ''), COALESCE(data, '{}'::jsonb)::text, data->>'entry_id', id
+             FROM entry
              WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL
              ORDER BY timestamp_created DESC LIMIT $3",
             &[&keys::CONTEXT, &keys::KIND_RUN, &limit],
         )
         .await
         .map_err(ctx("reading recent runs"))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let data = match decode_json(r.get(1)) {
+                Ok(data) => data.unwrap_or_else(|| json!({})),
+                Err(reason) => {
+                    let id: String = r.get(3);
+                    json!({
+                        keys::ENTRY_ID: r.get::<_, Option<String>>(2),
+                        "unreadable": format!("run row {id}: data cannot be read: {reason}"),
+                    })
+                }
+            };
+            (r.get(0), data)
+        })
+        .collect())
 }

@@ -8,6 +8,7 @@ mod commands;
 mod compat;
 mod deadlines;
 mod heartbeat;
+mod hostile;
 mod migrate;
 mod notify_ses;
 mod notify_smtp;

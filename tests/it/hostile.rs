@@ -1,0 +1,251 @@
+//! Issue 11: hostile rows, bodies, files and values next to a healthy
+//! alarm. Each test reproduces one input and asserts that the healthy
+//! alarm still runs and mails, that the process ends with the documented
+//! status, and that nothing is cleared that should not be.
+
+use std::process::Output;
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+fn swf(config: &std::path::Path, args: &[&str]) -> Output {
+    swf_alarms_bin()
+        .args(args)
+        .arg("--config")
+        .arg(config)
+        .output()
+        .expect("run swf-alarms")
+}
+
+/// JSON text nested `depth` arrays deep.
+fn nested(depth: usize) -> String {
+    format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+/// Inserts an alarm row whose `data` is the given JSON text (which
+/// serde_json values cannot hold: `1e400`, nesting 200 deep); returns its id.
+async fn insert_alarm_text(client: &tokio_postgres::Client, entry_id: &str, data: &str) -> String {
+    let id = uuid::Uuid::new_v4().to_string();
+    client
+        .execute(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, status,
+                                archived, timestamp_created, timestamp_modified)
+             VALUES ($1, $2, '', 'alarm', 'swf-alarms', $2, $3::text::jsonb, 'active', false,
+                     extract(epoch from now()), extract(epoch from now()))",
+            &[&id, &entry_id, &data],
+        )
+        .await
+        .expect("insert hostile alarm");
+    id
+}
+
+/// Sets `data.<key>` of a row to the given JSON text.
+async fn set_key_text(client: &tokio_postgres::Client, id: &str, key: &str, value: &str) {
+    client
+        .execute(
+            "UPDATE entry SET data = jsonb_set(data, ARRAY[$2::text], $3::text::jsonb) WHERE id = $1",
+            &[&id, &key, &value],
+        )
+        .await
+        .expect("set hostile key");
+}
+
+#[tokio::test]
+async fn issue_11_unreadable_alarm_rows_fail_alone_and_commands_name_them() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    let deep = insert_alarm_text(
+        &client,
+        "alarm_deep",
+        &format!(
+            r#"{{"entry_id": "alarm_deep", "detector": "static_list", "params": {{"x": {}}}}}"#,
+            nested(200)
+        ),
+    )
+    .await;
+    let huge = insert_alarm_text(
+        &client,
+        "alarm_huge",
+        r#"{"entry_id": "alarm_huge", "detector": "static_list", "renotification_window_hours": 1e400}"#,
+    )
+    .await;
+
+    let s = tick(&db.config(), false).await;
+    assert_eq!((s.alarms_errored, s.emails_sent), (2, 1), "{s:?}");
+    assert_eq!(active(&client, "alarm_healthy").await.len(), 1);
+    let (status, run) = last_run(&client).await;
+    assert_eq!(status, "done");
+    let deep_error = run["per_alarm"]["alarm_deep"]["error_message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        deep_error.contains(&deep) && deep_error.contains("nested more than 128"),
+        "{deep_error}"
+    );
+    let huge_error = run["per_alarm"]["alarm_huge"]["error_message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        huge_error.contains(&huge) && huge_error.contains("64-bit float"),
+        "{huge_error}"
+    );
+
+    // The operator can still find the rows: no command panics (101).
+    let config = db.config_file("");
+    let check = swf(&config, &["check"]);
+    assert_eq!(check.status.code(), Some(1), "{}", output_text(&check));
+    let text = output_text(&check);
+    for id in [&deep, &huge] {
+        assert!(text.contains(id.as_str()), "check names {id}:\n{text}");
+    }
+    for args in [&["status"][..], &["status", "--json"], &["alarm", "list"]] {
+        let out = swf(&config, args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+        assert!(output_text(&out).contains("alarm_deep"), "{args:?}");
+    }
+    let show = swf(&config, &["alarm", "show", "alarm_huge"]);
+    assert_eq!(show.status.code(), Some(0), "{}", output_text(&show));
+    // Editing a row the engine cannot read would overwrite it with a stub.
+    let before: String = client
+        .query_one("SELECT data::text FROM entry WHERE id = $1", &[&huge])
+        .await
+        .expect("row")
+        .get(0);
+    let disable = swf(&config, &["alarm", "disable", "alarm_huge"]);
+    assert_eq!(disable.status.code(), Some(2), "{}", output_text(&disable));
+    let after: String = client
+        .query_one("SELECT data::text FROM entry WHERE id = $1", &[&huge])
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(before, after, "nothing written");
+}
+
+#[tokio::test]
+async fn issue_11_unreadable_event_bookkeeping_is_reported_and_repaired() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let config = db.config();
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    insert_alarm(&client, "alarm_victim", "", static_alarm(&["a", "b"])).await;
+    tick(&config, false).await;
+    let events = active(&client, "alarm_victim").await;
+    let a = events.iter().find(|e| e.key() == "a").expect("a");
+    let b = events.iter().find(|e| e.key() == "b").expect("b");
+    set_key_text(&client, &a.id, "last_notified", "1e400").await;
+    set_key_text(&client, &b.id, "fire_time", &nested(200)).await;
+    // A run row nested 200 deep too: `status` must still work.
+    let (_, _) = last_run(&client).await;
+    client
+        .execute(
+            "UPDATE entry SET data = jsonb_set(data, '{per_alarm}', $1::text::jsonb)
+             WHERE kind = 'engine_run'",
+            &[&nested(200)],
+        )
+        .await
+        .expect("deep run row");
+
+    for _ in 0..2 {
+        let s = tick(&config, false).await;
+        assert_eq!(s.alarms_errored, 0, "{s:?}");
+    }
+    // (The harness's event reader decodes `data`, which b's cannot be.)
+    let read = |id: String| {
+        let client = &client;
+        async move {
+            let row = client
+                .query_one(
+                    "SELECT data->>'last_notified', data->>'clear_time' FROM entry WHERE id = $1",
+                    &[&id],
+                )
+                .await
+                .expect("event row");
+            (
+                row.get::<_, Option<String>>(0),
+                row.get::<_, Option<String>>(1),
+            )
+        }
+    };
+    let (a_notified, a_cleared) = read(a.id.clone()).await;
+    let (_, b_cleared) = read(b.id.clone()).await;
+    assert_eq!((a_cleared, b_cleared), (None, None), "nothing cleared");
+    assert!(
+        a_notified
+            .as_deref()
+            .and_then(|t| t.parse::<f64>().ok())
+            .is_some_and(f64::is_finite),
+        "unreadable last_notified counts as never notified and is re-stamped: {a_notified:?}"
+    );
+    let (_, run) = last_run(&client).await;
+    let note = run["per_alarm"]["alarm_victim"]["error_message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(note.contains(&b.id) && note.contains("fire_time"), "{note}");
+    assert_eq!(run["per_alarm"]["alarm_healthy"]["errors"], 0);
+
+    let file = db.config_file("");
+    for args in [&["status"][..], &["status", "--json"]] {
+        let out = swf(&file, args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+    }
+}
+
+#[tokio::test]
+async fn issue_11_two_live_rows_with_one_entry_id_run_the_newest_only() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let config = db.config();
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    let older = insert_alarm(&client, "alarm_twin", "", static_alarm(&["b"])).await;
+    // The dashboard keeps `name` unique per context: a copy has none.
+    client
+        .execute(
+            "UPDATE entry SET name = NULL, timestamp_created = timestamp_created - 3600 WHERE id = $1",
+            &[&older],
+        )
+        .await
+        .expect("age the first row");
+    let newest = insert_alarm(&client, "alarm_twin", "", static_alarm(&["a"])).await;
+
+    let first = tick(&config, false).await;
+    assert_eq!(
+        (first.emails_sent, first.alarms_errored),
+        (2, 1),
+        "{first:?}"
+    );
+    let second = tick(&config, false).await;
+    assert_eq!(
+        (second.emails_sent, second.new_events, second.cleared),
+        (0, 0, 0),
+        "no flip-flop: {second:?}"
+    );
+    let twins = events(&client, "alarm_twin").await;
+    assert_eq!(twins.len(), 1, "{twins:?}");
+    assert_eq!(twins[0].key(), "a");
+    assert_eq!(twins[0].data["alarm_config_id"], json!(newest));
+    let (_, run) = last_run(&client).await;
+    let loser = &run["per_alarm"][format!("row:{older}")];
+    let message = loser["error_message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(&older) && message.contains(&newest),
+        "names both rows: {run}"
+    );
+    assert_eq!(run["per_alarm"]["alarm_twin"]["errors"], 0);
+    let shown: Value = serde_json::from_str(&String::from_utf8_lossy(
+        &swf(&db.config_file(""), &["alarm", "show", "alarm_twin"]).stdout,
+    ))
+    .expect("json");
+    assert_eq!(shown["id"], json!(newest), "show and the tick agree");
+}
