@@ -14,10 +14,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops::{self, PowerLimits, StreamFreshness};
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 
 /// The params of `aurora_ops`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Storage: fire at or above this fill percentage.
@@ -53,75 +53,6 @@ fn three_hours() -> f64 {
     180.0
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "threshold_pct",
-        kind: ParamType::Number,
-        default: Some("80"),
-        description: "Storage: fire at or above this fill percentage.",
-    },
-    ParamSpec {
-        name: "soc_min_pct",
-        kind: ParamType::Number,
-        default: Some("40"),
-        description: "Power: battery state of charge at or below this fires.",
-    },
-    ParamSpec {
-        name: "voltage_min_v",
-        kind: ParamType::Number,
-        default: Some("50"),
-        description: "Power: battery voltage below this fires.",
-    },
-    ParamSpec {
-        name: "temp_max_c",
-        kind: ParamType::Number,
-        default: Some("45"),
-        description: "Power: enclosure temperature at or above this fires.",
-    },
-    ParamSpec {
-        name: "temp_min_c",
-        kind: ParamType::Number,
-        default: Some("5"),
-        description: "Power: enclosure temperature below this fires.",
-    },
-    ParamSpec {
-        name: "dewpoint_margin_min_c",
-        kind: ParamType::Number,
-        default: Some("0"),
-        description: "Power: dew-point margin at or below this fires.",
-    },
-    ParamSpec {
-        name: "collector_max_age_minutes",
-        kind: ParamType::Number,
-        default: Some("20"),
-        description: "Collector: newest snapshot older than this fires.",
-    },
-    ParamSpec {
-        name: "stream_max_age_minutes",
-        kind: ParamType::Number,
-        default: Some("180"),
-        description: "Streams: source data at least this old fires.",
-    },
-    ParamSpec {
-        name: "hold_minutes",
-        kind: ParamType::Number,
-        default: Some("180"),
-        description: "Hold archive, service and stream alerts this long before emailing.",
-    },
-    ParamSpec {
-        name: "streams",
-        kind: ParamType::Array,
-        default: Some("null"),
-        description: "Stream prefixes to watch; all when absent.",
-    },
-    ParamSpec {
-        name: "snapshot_dir",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
-    },
-];
-
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
@@ -152,7 +83,8 @@ inventory::submit!(Registration {
     name: "aurora_ops",
     aliases: &[],
     summary: "Every ops-monitor check of the AURORA platform in one alarm (one email per tick).",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"threshold_pct": 80, "hold_minutes": 180}"#,
     detect,
 });

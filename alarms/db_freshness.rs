@@ -12,40 +12,7 @@
 use serde_json::Value;
 
 use crate::support::dbcheck::{freshness, FreshnessParams};
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
-
-pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "name",
-        kind: ParamType::String,
-        default: None,
-        description: "Prefix of the dedupe keys: <name>:stale, <name>:never.",
-    },
-    ParamSpec {
-        name: "table",
-        kind: ParamType::String,
-        default: None,
-        description: "Table (or schema.table) to look in.",
-    },
-    ParamSpec {
-        name: "time_column",
-        kind: ParamType::String,
-        default: None,
-        description: "Timestamp column (a timestamp type or Unix seconds).",
-    },
-    ParamSpec {
-        name: "filters",
-        kind: ParamType::Object,
-        default: Some("{}"),
-        description: "Equality filters: column or column.json.path → value or list of values.",
-    },
-    ParamSpec {
-        name: "max_age_hours",
-        kind: ParamType::Number,
-        default: None,
-        description: "Fire when the newest matching row is older than this.",
-    },
-];
+use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -58,7 +25,8 @@ inventory::submit!(Registration {
     name: "db_freshness",
     aliases: &[],
     summary: "The newest matching row of a table is too old, or there is none.",
-    params: PARAMS,
+    params: <FreshnessParams as ParamSchema>::param_specs,
+    validate: crate::validate::<FreshnessParams>,
     example: r#"{"name": "nightly_export", "table": "swf_applog", "time_column": "timestamp", "filters": {"app_name": "exporter"}, "max_age_hours": 26}"#,
     detect,
 });

@@ -8,8 +8,8 @@
 
 use serde_json::{json, Value};
 
-use crate::support::dbcheck::{freshness, with_defaults, FreshnessParams};
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::support::dbcheck::{freshness, preset_specs, with_defaults, FreshnessParams};
+use crate::{parse_params, Ctx, DetectError, DetectFuture, ParamSchema, ParamSpec, Registration};
 
 fn defaults() -> Value {
     json!({
@@ -21,44 +21,22 @@ fn defaults() -> Value {
     })
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "name",
-        kind: ParamType::String,
-        default: Some(r#""delivery_record""#),
-        description: "Prefix of the dedupe keys.",
-    },
-    ParamSpec {
-        name: "table",
-        kind: ParamType::String,
-        default: Some(r#""snapper_system_snap""#),
-        description: "Table to look in.",
-    },
-    ParamSpec {
-        name: "time_column",
-        kind: ParamType::String,
-        default: Some(r#""snap_time""#),
-        description: "Timestamp column.",
-    },
-    ParamSpec {
-        name: "filters",
-        kind: ParamType::Object,
-        default: Some(
-            r#"{"scope": "epicprod", "capture_policy": ["backfill-v1", "delivery-daily-v1"]}"#,
-        ),
-        description: "Equality filters.",
-    },
-    ParamSpec {
-        name: "max_age_hours",
-        kind: ParamType::Number,
-        default: Some("30"),
-        description: "Fire when the newest delivery record is older than this.",
-    },
-];
+/// The base detector's params, with this preset's defaults under them.
+fn parse(params: Value) -> Result<FreshnessParams, DetectError> {
+    parse_params(with_defaults(defaults(), params))
+}
+
+fn validate(params: Value) -> Result<(), DetectError> {
+    parse(params).map(drop)
+}
+
+fn param_specs() -> Vec<ParamSpec> {
+    preset_specs(FreshnessParams::param_specs(), &defaults())
+}
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
-        let p: FreshnessParams = parse_params(with_defaults(defaults(), params))?;
+        let p = parse(params)?;
         freshness(&ctx, &p).await
     })
 }
@@ -67,7 +45,8 @@ inventory::submit!(Registration {
     name: "delivery_record_freshness",
     aliases: &[],
     summary: "No recent epicprod delivery snapshot.",
-    params: PARAMS,
+    params: param_specs,
+    validate,
     example: r#"{"max_age_hours": 30}"#,
     detect,
 });

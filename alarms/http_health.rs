@@ -16,12 +16,12 @@ use crate::support::probe::{side_by_side, timeout};
 use serde_json::{json, Value};
 
 use crate::{
-    parse_params, Ctx, DetectError, DetectFuture, Detection, HttpAnswer, ParamSpec, ParamType,
-    ProbeFailure, Probed, Prober, Registration,
+    parse_params, Ctx, DetectError, DetectFuture, Detection, HttpAnswer, ParamSchema, ProbeFailure,
+    Probed, Prober, Registration,
 };
 
 /// The params of `http_health`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// The endpoints to probe.
@@ -50,13 +50,6 @@ struct Target {
 fn ten() -> f64 {
     10.0
 }
-
-const PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "targets",
-    kind: ParamType::Array,
-    default: None,
-    description: "Endpoints: {name, url, expect_status (list; default 200-399), body_contains, timeout_seconds (10)}.",
-}];
 
 fn failure_word(kind: ProbeFailure) -> &'static str {
     match kind {
@@ -140,7 +133,8 @@ inventory::submit!(Registration {
     name: "http_health",
     aliases: &[],
     summary: "HTTP endpoints that are down, slow, or answer wrongly.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"targets": [{"name": "dashboard", "url": "http://127.0.0.1:8000/health", "body_contains": "ok", "timeout_seconds": 5}]}"#,
     detect,
 });

@@ -12,12 +12,14 @@
 //!
 //! ```
 //! let reg = alarms::find("static_list").expect("static_list is registered");
-//! assert!(reg.params.iter().any(|p| p.name == "detections"));
+//! assert!((reg.params)().iter().any(|p| p.name == "detections"));
 //! ```
 
 use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 pub mod support;
+
+pub use swf_alarms_params_derive::ParamSchema;
 
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -127,17 +129,79 @@ impl ParamType {
     }
 }
 
-/// One parameter of a detector's schema.
-#[derive(Debug, Clone, Copy)]
+/// One parameter of a detector's schema, as `#[derive(ParamSchema)]` reads it
+/// off the detector's `Params` struct.
+#[derive(Debug, Clone, PartialEq)]
 pub struct ParamSpec {
     /// Key in the alarm's `data.params`.
     pub name: &'static str,
+    /// Older keys accepted for it (`#[serde(alias)]`).
+    pub aliases: &'static [&'static str],
     /// Its JSON type.
     pub kind: ParamType,
-    /// The default as JSON text; `None` means the parameter is required.
-    pub default: Option<&'static str>,
-    /// One line for the dashboard's editor.
+    /// The default; `None` means the parameter is required.
+    pub default: Option<Value>,
+    /// One line for the dashboard's editor: the field's doc comment.
     pub description: &'static str,
+}
+
+impl ParamSpec {
+    /// Whether `key` names this parameter, by its name or an alias.
+    pub fn answers_to(&self, key: &str) -> bool {
+        self.name == key || self.aliases.contains(&key)
+    }
+}
+
+/// A struct whose fields are a detector's parameters; implemented by
+/// `#[derive(ParamSchema)]`, never by hand.
+pub trait ParamSchema {
+    /// The parameters, in field order (flattened groups in place).
+    fn param_specs() -> Vec<ParamSpec>;
+}
+
+/// The JSON type of a Rust type used as a parameter.
+pub trait ParamKind {
+    /// What the editor shows.
+    const KIND: ParamType;
+    /// Whether serde accepts the key being absent without a default
+    /// (`Option`).
+    const OPTIONAL: bool = false;
+}
+
+macro_rules! param_kind {
+    ($kind:ident: $($ty:ty),*) => {
+        $(impl ParamKind for $ty { const KIND: ParamType = ParamType::$kind; })*
+    };
+}
+param_kind!(String: String);
+param_kind!(Number: f64, f32);
+param_kind!(Integer: u8, u16, u32, u64, usize, i32, i64);
+param_kind!(Boolean: bool);
+param_kind!(Object: Map<String, Value>);
+
+impl<T> ParamKind for Vec<T> {
+    const KIND: ParamType = ParamType::Array;
+}
+
+impl<T: ParamKind> ParamKind for Option<T> {
+    const KIND: ParamType = T::KIND;
+    const OPTIONAL: bool = true;
+}
+
+/// What `#[derive(ParamSchema)]` expands to needs; not for direct use.
+#[doc(hidden)]
+pub mod params {
+    /// A default value as JSON (`null` if it cannot be written as JSON).
+    pub fn default_json<T: serde::Serialize>(value: T) -> serde_json::Value {
+        serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// Checks `params` the way the detector itself will parse them: by
+/// deserializing into its `Params` struct. `Registration::validate` is
+/// this function for that struct, so `check` and the tick cannot disagree.
+pub fn validate<T: DeserializeOwned>(params: Value) -> Result<(), DetectError> {
+    parse_params::<T>(params).map(drop)
 }
 
 /// A future returned by a source.
@@ -363,8 +427,10 @@ pub struct Registration {
     pub aliases: &'static [&'static str],
     /// One line: what it detects.
     pub summary: &'static str,
-    /// The parameter schema.
-    pub params: &'static [ParamSpec],
+    /// The parameter schema: `<Params as ParamSchema>::param_specs`.
+    pub params: fn() -> Vec<ParamSpec>,
+    /// Parses params as `detect` will: `validate::<Params>`.
+    pub validate: fn(Value) -> Result<(), DetectError>,
     /// An example `params` object, as JSON text; a test parses it.
     pub example: &'static str,
     /// Runs the detector.
@@ -425,34 +491,45 @@ mod tests {
         for reg in registry() {
             let example: Value = serde_json::from_str(reg.example)
                 .unwrap_or_else(|e| panic!("{}: example is not JSON: {e}", reg.name));
+            (reg.validate)(example.clone())
+                .unwrap_or_else(|e| panic!("{}: example does not parse: {e}", reg.name));
+            let specs = (reg.params)();
             let obj = example.as_object().expect("example is an object");
             for key in obj.keys() {
                 assert!(
-                    reg.params.iter().any(|p| p.name == key),
+                    specs.iter().any(|p| p.answers_to(key)),
                     "{}: example key {key} is not in the schema",
                     reg.name
                 );
             }
-            for spec in reg.params {
-                assert!(!spec.description.is_empty(), "{}.{}", reg.name, spec.name);
-                if let Some(default) = spec.default {
-                    serde_json::from_str::<Value>(default)
-                        .unwrap_or_else(|e| panic!("{}.{} default: {e}", reg.name, spec.name));
+            let mut keys = HashSet::new();
+            for spec in &specs {
+                for key in std::iter::once(&spec.name).chain(spec.aliases) {
+                    assert!(keys.insert(*key), "{}: key {key} twice", reg.name);
+                }
+                // A default, written out, is accepted as it stands.
+                if let Some(default) = &spec.default {
+                    let mut with = obj.clone();
+                    with.insert(spec.name.to_owned(), default.clone());
+                    (reg.validate)(Value::Object(with)).unwrap_or_else(|e| {
+                        panic!("{}.{} default {default}: {e}", reg.name, spec.name)
+                    });
                 }
             }
         }
     }
 
+    // That every example also *runs* is checked against loopback sources
+    // by the engine's integration tests (tests/it/examples.rs).
     #[tokio::test]
-    async fn every_example_runs_and_garbage_params_are_an_error() {
+    async fn garbage_params_are_an_error() {
         for reg in registry() {
-            let example: Value = serde_json::from_str(reg.example).expect("checked above");
-            let _ = (reg.detect)(Ctx::new(0.0, "alarm_test"), example).await;
             let garbage = serde_json::json!({"no_such_param_anywhere": [1, {"x": null}]});
-            match (reg.detect)(Ctx::new(0.0, "alarm_test"), garbage).await {
+            match (reg.detect)(Ctx::new(0.0, "alarm_test"), garbage.clone()).await {
                 Err(DetectError::InvalidParams(_)) => {}
                 other => panic!("{}: garbage params gave {other:?}", reg.name),
             }
+            assert!((reg.validate)(garbage).is_err(), "{}", reg.name);
         }
     }
 }

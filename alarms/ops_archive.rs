@@ -8,23 +8,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops;
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 
 /// The params of `ops_archive`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Snapshot directory; `engine.ops_snapshot_dir` when absent.
     #[serde(default)]
     snapshot_dir: Option<String>,
 }
-
-const PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "snapshot_dir",
-    kind: ParamType::String,
-    default: Some("null"),
-    description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
-}];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -38,7 +31,8 @@ inventory::submit!(Registration {
     name: "ops_archive",
     aliases: &[],
     summary: "Archive health red, or the mirror verification summary not recent.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: "{}",
     detect,
 });

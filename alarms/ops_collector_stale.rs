@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops;
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 
 /// The params of `ops_collector_stale`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Older than this fires.
@@ -26,21 +26,6 @@ struct Params {
 fn twenty() -> f64 {
     20.0
 }
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "max_age_minutes",
-        kind: ParamType::Number,
-        default: Some("20"),
-        description: "Fire when the newest snapshot is older than this.",
-    },
-    ParamSpec {
-        name: "snapshot_dir",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
-    },
-];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -58,7 +43,8 @@ inventory::submit!(Registration {
     name: "ops_collector_stale",
     aliases: &[],
     summary: "The ops monitor's newest snapshot is too old, or missing.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"max_age_minutes": 20}"#,
     detect,
 });

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops::{self, PowerLimits};
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 
 /// The params of `ops_power`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     #[serde(flatten)]
@@ -22,45 +22,6 @@ struct Params {
     #[serde(default)]
     snapshot_dir: Option<String>,
 }
-
-pub(crate) const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "soc_min_pct",
-        kind: ParamType::Number,
-        default: Some("40"),
-        description: "Battery state of charge at or below this fires.",
-    },
-    ParamSpec {
-        name: "voltage_min_v",
-        kind: ParamType::Number,
-        default: Some("50"),
-        description: "Battery voltage below this fires.",
-    },
-    ParamSpec {
-        name: "temp_max_c",
-        kind: ParamType::Number,
-        default: Some("45"),
-        description: "Enclosure temperature at or above this fires.",
-    },
-    ParamSpec {
-        name: "temp_min_c",
-        kind: ParamType::Number,
-        default: Some("5"),
-        description: "Enclosure temperature below this fires.",
-    },
-    ParamSpec {
-        name: "dewpoint_margin_min_c",
-        kind: ParamType::Number,
-        default: Some("0"),
-        description: "Dew-point margin at or below this fires (only when humidity is measured).",
-    },
-    ParamSpec {
-        name: "snapshot_dir",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
-    },
-];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -74,7 +35,8 @@ inventory::submit!(Registration {
     name: "ops_power",
     aliases: &[],
     summary: "Battery charge, voltage and enclosure temperature or dew point out of bounds.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"soc_min_pct": 40, "voltage_min_v": 50, "temp_max_c": 45}"#,
     detect,
 });

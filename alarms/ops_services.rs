@@ -8,10 +8,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops;
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 
 /// The params of `ops_services`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Stream prefixes to watch; all known streams when absent.
@@ -21,21 +21,6 @@ struct Params {
     #[serde(default)]
     snapshot_dir: Option<String>,
 }
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "streams",
-        kind: ParamType::Array,
-        default: Some("null"),
-        description: "Stream prefixes to watch (cl61, radar, …); all when absent.",
-    },
-    ParamSpec {
-        name: "snapshot_dir",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
-    },
-];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -52,7 +37,8 @@ inventory::submit!(Registration {
     name: "ops_services",
     aliases: &[],
     summary: "Unhealthy source-sync, append or quicklook units of the data streams.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"streams": ["radar", "power"]}"#,
     detect,
 });

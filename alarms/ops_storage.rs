@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops;
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 
 /// The params of `ops_storage`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Fire at or above this percentage.
@@ -27,21 +27,6 @@ fn eighty() -> f64 {
     80.0
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "threshold_pct",
-        kind: ParamType::Number,
-        default: Some("80"),
-        description: "Fire at or above this fill percentage.",
-    },
-    ParamSpec {
-        name: "snapshot_dir",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
-    },
-];
-
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
@@ -54,7 +39,8 @@ inventory::submit!(Registration {
     name: "ops_storage",
     aliases: &[],
     summary: "Platform filesystems that are nearly full.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"threshold_pct": 80}"#,
     detect,
 });

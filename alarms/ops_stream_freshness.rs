@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops::{self, StreamFreshness};
-use crate::{parse_params, Ctx, DetectError, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectError, DetectFuture, ParamSchema, Registration};
 
 /// The params of `ops_stream_freshness`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Source data at least this old fires.
@@ -31,27 +31,6 @@ struct Params {
 fn three_hours() -> f64 {
     180.0
 }
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "max_age_minutes",
-        kind: ParamType::Number,
-        default: Some("180"),
-        description: "Fire when a stream's newest source data is at least this old.",
-    },
-    ParamSpec {
-        name: "streams",
-        kind: ParamType::Array,
-        default: Some("null"),
-        description: "Stream prefixes to watch; all when absent.",
-    },
-    ParamSpec {
-        name: "snapshot_dir",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Snapshot directory; engine.ops_snapshot_dir when absent.",
-    },
-];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -73,7 +52,8 @@ inventory::submit!(Registration {
     name: "ops_stream_freshness",
     aliases: &[],
     summary: "Data streams whose newest source data is too old (older snapshot format).",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"max_age_minutes": 180}"#,
     detect,
 });

@@ -20,12 +20,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::support::panda::{failure_rate, list_tasks, RateKind, TaskFilter};
-use crate::{
-    parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration,
-};
+use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSchema, Registration};
 
 /// The params of `panda_failure_rate`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Fire at or above this rate (0.03 = 3 %).
@@ -47,51 +45,6 @@ fn five() -> u64 {
 fn default_statuses() -> Vec<String> {
     ["running", "failed", "broken"].map(String::from).to_vec()
 }
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "threshold",
-        kind: ParamType::Number,
-        default: None,
-        description: "Fire at or above this failure rate (0.03 = 3%).",
-    },
-    ParamSpec {
-        name: "since_days",
-        kind: ParamType::Integer,
-        default: Some("1"),
-        description: "Tasks modified within this many days.",
-    },
-    ParamSpec {
-        name: "username",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Task owner; % wildcards pass through to PanDA.",
-    },
-    ParamSpec {
-        name: "processingtype",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "PanDA processing type.",
-    },
-    ParamSpec {
-        name: "workinggroup",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "PanDA working group.",
-    },
-    ParamSpec {
-        name: "min_terminal_jobs",
-        kind: ParamType::Integer,
-        default: Some("5"),
-        description: "Skip tasks with fewer failed+finished jobs (noise floor).",
-    },
-    ParamSpec {
-        name: "statuses",
-        kind: ParamType::Array,
-        default: Some(r#"["running", "failed", "broken"]"#),
-        description: "Task statuses to consider, one query each.",
-    },
-];
 
 fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
@@ -196,7 +149,8 @@ inventory::submit!(Registration {
     name: "panda_failure_rate",
     aliases: &["panda_failure_rate_eic_all", "panda_failure_rate_sakib"],
     summary: "PanDA tasks whose retry-exhausted failure rate is at or above a threshold.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"threshold": 0.03, "since_days": 1, "username": "Sakib Rahman", "min_terminal_jobs": 5}"#,
     detect,
 });

@@ -13,10 +13,10 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::support::panda::{list_tasks, TaskFilter};
-use crate::{parse_params, Ctx, DetectFuture, Detection, ParamSpec, ParamType, Registration};
+use crate::{parse_params, Ctx, DetectFuture, Detection, ParamSchema, Registration};
 
 /// The params of `panda_task_status`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// Statuses that fire.
@@ -30,39 +30,6 @@ struct Params {
 fn default_statuses() -> Vec<String> {
     ["broken", "failed", "aborted"].map(String::from).to_vec()
 }
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "statuses",
-        kind: ParamType::Array,
-        default: Some(r#"["broken", "failed", "aborted"]"#),
-        description: "Task statuses that fire, one query each.",
-    },
-    ParamSpec {
-        name: "since_days",
-        kind: ParamType::Integer,
-        default: Some("1"),
-        description: "Tasks modified within this many days.",
-    },
-    ParamSpec {
-        name: "username",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "Task owner; % wildcards pass through to PanDA.",
-    },
-    ParamSpec {
-        name: "processingtype",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "PanDA processing type.",
-    },
-    ParamSpec {
-        name: "workinggroup",
-        kind: ParamType::String,
-        default: Some("null"),
-        description: "PanDA working group.",
-    },
-];
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -111,7 +78,8 @@ inventory::submit!(Registration {
     name: "panda_task_status",
     aliases: &[],
     summary: "PanDA tasks that became broken, failed or aborted within the window.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"statuses": ["broken", "aborted"], "since_days": 1}"#,
     detect,
 });

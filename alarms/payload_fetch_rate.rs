@@ -7,8 +7,8 @@
 
 use serde_json::{json, Value};
 
-use crate::support::dbcheck::{rate, with_defaults, RateParams};
-use crate::{parse_params, Ctx, DetectFuture, ParamSpec, ParamType, Registration};
+use crate::support::dbcheck::{preset_specs, rate, with_defaults, RateParams};
+use crate::{parse_params, Ctx, DetectError, DetectFuture, ParamSchema, ParamSpec, Registration};
 
 fn defaults() -> Value {
     json!({
@@ -21,48 +21,22 @@ fn defaults() -> Value {
     })
 }
 
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "name",
-        kind: ParamType::String,
-        default: Some(r#""payload_fetch""#),
-        description: "Prefix of the dedupe key.",
-    },
-    ParamSpec {
-        name: "table",
-        kind: ParamType::String,
-        default: Some(r#""swf_applog""#),
-        description: "Table to count in.",
-    },
-    ParamSpec {
-        name: "time_column",
-        kind: ParamType::String,
-        default: Some(r#""timestamp""#),
-        description: "Timestamp column.",
-    },
-    ParamSpec {
-        name: "filters",
-        kind: ParamType::Object,
-        default: Some(r#"{"extra_data.action": "payload_log_fetch"}"#),
-        description: "Equality filters.",
-    },
-    ParamSpec {
-        name: "window_minutes",
-        kind: ParamType::Number,
-        default: Some("60"),
-        description: "Trailing window.",
-    },
-    ParamSpec {
-        name: "max_count",
-        kind: ParamType::Number,
-        default: Some("60"),
-        description: "Fire when more fetches than this happen in the window.",
-    },
-];
+/// The base detector's params, with this preset's defaults under them.
+fn parse(params: Value) -> Result<RateParams, DetectError> {
+    parse_params(with_defaults(defaults(), params))
+}
+
+fn validate(params: Value) -> Result<(), DetectError> {
+    parse(params).map(drop)
+}
+
+fn param_specs() -> Vec<ParamSpec> {
+    preset_specs(RateParams::param_specs(), &defaults())
+}
 
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
-        let p: RateParams = parse_params(with_defaults(defaults(), params))?;
+        let p = parse(params)?;
         rate(&ctx, &p).await
     })
 }
@@ -71,7 +45,8 @@ inventory::submit!(Registration {
     name: "payload_fetch_rate",
     aliases: &[],
     summary: "Unusually many payload-log fetches in the last hour.",
-    params: PARAMS,
+    params: param_specs,
+    validate,
     example: r#"{"max_count": 60}"#,
     detect,
 });

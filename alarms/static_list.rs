@@ -13,15 +13,13 @@
 
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{
-    parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Registration,
-};
+use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSchema, Registration};
 
 /// The params of `static_list`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// What to report as firing.
@@ -38,8 +36,9 @@ struct Params {
     delay_ms: u64,
 }
 
-/// One detection as written in the params.
-#[derive(Debug, Deserialize)]
+/// One detection as written in the params (`Serialize` only so that the
+/// schema can show the empty default).
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct Item {
     dedupe_key: String,
@@ -52,33 +51,6 @@ struct Item {
     #[serde(default)]
     notify_after_minutes: Option<f64>,
 }
-
-const PARAMS: &[ParamSpec] = &[
-    ParamSpec {
-        name: "detections",
-        kind: ParamType::Array,
-        default: Some("[]"),
-        description: "Detections to report: objects with dedupe_key, subject, body, optional extra and notify_after_minutes.",
-    },
-    ParamSpec {
-        name: "fail",
-        kind: ParamType::Boolean,
-        default: Some("false"),
-        description: "Fail as an unreachable upstream would (nothing gets cleared).",
-    },
-    ParamSpec {
-        name: "panic",
-        kind: ParamType::Boolean,
-        default: Some("false"),
-        description: "Panic, to check that one broken detector fails only its own alarm.",
-    },
-    ParamSpec {
-        name: "delay_ms",
-        kind: ParamType::Integer,
-        default: Some("0"),
-        description: "Answer only after this many milliseconds, to exercise the alarm timeout.",
-    },
-];
 
 fn detect(_ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
@@ -113,7 +85,8 @@ inventory::submit!(Registration {
     name: "static_list",
     aliases: &[],
     summary: "Reports the detections listed in its params; for tests and demos.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"detections": [{"dedupe_key": "demo:1", "subject": "Demo is down", "body": "since 09:00"}]}"#,
     detect,
 });

@@ -13,12 +13,12 @@ use crate::support::probe::{side_by_side, timeout};
 use serde_json::{json, Value};
 
 use crate::{
-    parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSpec, ParamType, Probed, Prober,
+    parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSchema, Probed, Prober,
     Registration,
 };
 
 /// The params of `tcp_port`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
     /// The services to probe.
@@ -39,13 +39,6 @@ struct Target {
 fn five() -> f64 {
     5.0
 }
-
-const PARAMS: &[ParamSpec] = &[ParamSpec {
-    name: "targets",
-    kind: ParamType::Array,
-    default: None,
-    description: "Services: {name, host, port, timeout_seconds (5)}.",
-}];
 
 /// Probes one target.
 async fn probe<'a>(
@@ -93,7 +86,8 @@ inventory::submit!(Registration {
     name: "tcp_port",
     aliases: &[],
     summary: "TCP services whose port does not accept a connection.",
-    params: PARAMS,
+    params: <Params as ParamSchema>::param_specs,
+    validate: crate::validate::<Params>,
     example: r#"{"targets": [{"name": "broker", "host": "127.0.0.1", "port": 61613}]}"#,
     detect,
 });

@@ -6,41 +6,41 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::sql::{self, quote_ident};
-use crate::{Ctx, DetectError, Detection, SqlValue};
+use crate::{Ctx, DetectError, Detection, ParamSchema, ParamSpec, SqlValue};
 
 /// Params of a freshness check.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FreshnessParams {
-    /// Prefix of the dedupe keys (`<name>:stale`, `<name>:never`).
+    /// Prefix of the dedupe keys: <name>:stale, <name>:never.
     pub name: String,
-    /// Table to look in (`table` or `schema.table`).
+    /// Table (or schema.table) to look in.
     pub table: String,
-    /// Timestamp column (a timestamp type, or Unix seconds).
+    /// Timestamp column (a timestamp type or Unix seconds).
     pub time_column: String,
-    /// Equality filters on columns or JSON paths.
+    /// Equality filters: column or column.json.path → value or list of values.
     #[serde(default)]
     pub filters: Map<String, Value>,
-    /// Age past which the newest row is stale.
+    /// Fire when the newest matching row is older than this.
     pub max_age_hours: f64,
 }
 
 /// Params of a rate check.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateParams {
-    /// Prefix of the dedupe key (`<name>:rate`).
+    /// Prefix of the dedupe key: <name>:rate.
     pub name: String,
-    /// Table to count in.
+    /// Table (or schema.table) to count in.
     pub table: String,
-    /// Timestamp column.
+    /// Timestamp column (a timestamp type or Unix seconds).
     pub time_column: String,
-    /// Equality filters on columns or JSON paths.
+    /// Equality filters: column or column.json.path → value or list of values.
     #[serde(default)]
     pub filters: Map<String, Value>,
-    /// Trailing window.
+    /// Trailing window to count in.
     pub window_minutes: f64,
-    /// More rows than this in the window fire.
+    /// Fire when more rows than this match in the window.
     pub max_count: f64,
 }
 
@@ -187,6 +187,17 @@ pub async fn rate(ctx: &Ctx, p: &RateParams) -> Result<Vec<Detection>, DetectErr
         extra: extra.as_object().cloned().unwrap_or_default(),
         notify_after_minutes: None,
     }])
+}
+
+/// The schema of a preset: the base detector's parameters, each with the
+/// preset's default where it has one.
+pub fn preset_specs(mut specs: Vec<ParamSpec>, defaults: &Value) -> Vec<ParamSpec> {
+    for spec in &mut specs {
+        if let Some(value) = defaults.get(spec.name) {
+            spec.default = Some(value.clone());
+        }
+    }
+    specs
 }
 
 /// Overlays an alarm's params on an instance's defaults (both objects).

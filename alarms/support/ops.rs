@@ -11,7 +11,7 @@ use std::{collections::BTreeMap, sync::Arc};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::{Ctx, DetectError, Detection, Snapshot};
+use crate::{Ctx, DetectError, Detection, ParamSchema, Snapshot};
 
 /// The data streams of the platform, as prefixes of their keys.
 pub const STREAMS: &[&str] = &[
@@ -188,7 +188,7 @@ pub fn storage(record: &Map<String, Value>, threshold_pct: f64) -> Vec<Detection
 }
 
 /// Thresholds of `ops_power`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PowerLimits {
     /// Battery state of charge at or below this fires.
@@ -203,7 +203,7 @@ pub struct PowerLimits {
     /// Enclosure temperature below this fires.
     #[serde(default = "temp_min")]
     pub temp_min_c: f64,
-    /// Dew-point margin at or below this fires (only with humidity).
+    /// Dew-point margin at or below this fires (only when humidity is measured).
     #[serde(default)]
     pub dewpoint_margin_min_c: f64,
 }

@@ -10,7 +10,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::{DetectError, PandaApi};
+use crate::{DetectError, PandaApi, ParamSchema};
 
 /// The task-list endpoint.
 pub const TASKS_PATH: &str = "/api/panda/tasks/";
@@ -20,18 +20,18 @@ pub const MAX_LIMIT: u32 = 200;
 pub const MAX_PAGES: usize = 100;
 
 /// The task filters both PanDA detectors take in their params.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, ParamSchema)]
 pub struct TaskFilter {
-    /// Tasks modified within this many days (`days_window` in older rows).
+    /// Tasks modified within this many days.
     #[serde(default = "one_day", alias = "days_window")]
     pub since_days: u32,
-    /// Task owner; `%` wildcards pass through.
+    /// Task owner; % wildcards pass through to PanDA.
     #[serde(default)]
     pub username: Option<String>,
     /// PanDA processing type.
     #[serde(default)]
     pub processingtype: Option<String>,
-    /// PanDA working group (older rows carry it).
+    /// PanDA working group.
     #[serde(default)]
     pub workinggroup: Option<String>,
 }

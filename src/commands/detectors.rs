@@ -17,11 +17,12 @@ pub(crate) fn registry_json() -> Value {
                     "aliases": r.aliases,
                     "summary": r.summary,
                     "example": serde_json::from_str::<Value>(r.example).unwrap_or(Value::Null),
-                    "params": r.params.iter().map(|p| json!({
+                    "params": (r.params)().into_iter().map(|p| json!({
                         "name": p.name,
+                        "aliases": p.aliases,
                         "type": p.kind.as_str(),
                         "required": p.default.is_none(),
-                        "default": p.default.and_then(|d| serde_json::from_str::<Value>(d).ok()),
+                        "default": p.default,
                         "description": p.description,
                     })).collect::<Vec<_>>(),
                 })
@@ -40,12 +41,15 @@ pub(crate) fn run(as_json: bool) -> anyhow::Result<ExitCode> {
         if !r.aliases.is_empty() {
             say!("  also answers to: {}", r.aliases.join(", "));
         }
-        for p in r.params {
-            let default = match p.default {
+        for p in (r.params)() {
+            let default = match &p.default {
                 None => "required".to_owned(),
                 Some(d) => format!("default {d}"),
             };
             say!("  {:<26} {:<8} {}", p.name, p.kind.as_str(), default);
+            if !p.aliases.is_empty() {
+                say!("  {:<26} also accepted as: {}", "", p.aliases.join(", "));
+            }
             say!("  {:<26} {}", "", p.description);
         }
         say!("");

@@ -7,6 +7,7 @@ mod cli;
 mod commands;
 mod compat;
 mod deadlines;
+mod examples;
 mod heartbeat;
 mod hostile;
 mod migrate;

@@ -241,6 +241,16 @@ async fn production_rows_run_unchanged() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // `check` accepts exactly what the tick runs: both rows, the one
+    // written with the older `days_window` too.
+    let checked = swf_alarms_bin()
+        .args(["check", "--config"])
+        .arg(db.config_file(&engine_toml(&server)))
+        .output()
+        .expect("run swf-alarms check");
+    let text = output_text(&checked);
+    assert_eq!(checked.status.code(), Some(0), "{text}");
+    assert!(text.contains("2 alarm(s) checked, 0 problem(s)"), "{text}");
     assert_eq!(
         keys(&active(&client, "alarm_panda_failure_rate_sakib").await),
         ["task:1001", "task:1005", "task:980", "task:990"]
@@ -469,7 +479,7 @@ async fn without_a_service_url_panda_alarms_fail_with_a_clear_message() {
 }
 
 /// Tables beside `entry`, as the dashboard's other apps create them.
-const SIDE_TABLES: &str = "
+pub(crate) const SIDE_TABLES: &str = "
 CREATE TABLE swf_applog (id bigserial PRIMARY KEY, app_name varchar(100) NOT NULL,
     instance_name varchar(100) NOT NULL DEFAULT 'i', timestamp timestamptz NOT NULL,
     level integer NOT NULL DEFAULT 20, message text NOT NULL DEFAULT '', extra_data jsonb NULL);
