@@ -3,7 +3,8 @@
 //! No upstream at all, which makes it the detector for the quickstart,
 //! for tests, and for trying a recipient list or an email layout. It is
 //! also the template for a new detector file: module doc, `Params`, the
-//! spec table, `detect`, one `inventory::submit!`, tests.
+//! `ParamSchema` derive on it (each param stated once), `detect`, one
+//! `inventory::submit!`, tests.
 //!
 //! Dedupe keys are whatever the params say. Example params:
 //!
