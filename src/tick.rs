@@ -678,11 +678,13 @@ async fn process(
         body: bundle.body,
     };
     report.sent = Some(false);
-    match tokio::time::timeout(shared.send_timeout, channel.send(&message)).await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => return Err(AlarmError::Send(error)),
-        Err(_) => return Err(AlarmError::SendTimeout(shared.send_timeout)),
-    }
+    deliver(
+        channel,
+        &message,
+        shared.send_timeout,
+        Instant::now() + shared.alarm_timeout,
+    )
+    .await?;
     report.sent = Some(true);
     tracing::info!(subject = %message.subject, to = message.to.len(), channel = channel.name(), "Email sent.");
 
@@ -711,6 +713,48 @@ async fn process(
         .await?;
     }
     Ok(())
+}
+
+/// The first pause before a send is tried again; each retry doubles it.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+
+/// Attempts of one send within a tick, the first included.
+const SEND_ATTEMPTS: u32 = 4;
+
+/// Step 5: sends the bundle, each attempt under `per_attempt`. A transient
+/// failure (refused connection, a 4xx reply) is tried again after a
+/// growing pause, as long as the pause ends before `deadline` (the
+/// alarm's); a permanent one, or a timed-out attempt (the relay may have
+/// taken the message), ends it at once and the next tick tries again.
+async fn deliver(
+    channel: &dyn Channel,
+    message: &Message,
+    per_attempt: Duration,
+    deadline: Instant,
+) -> Result<(), AlarmError> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut attempt = 1;
+    loop {
+        let error = match tokio::time::timeout(per_attempt, channel.send(message)).await {
+            Ok(Ok(())) => {
+                if attempt > 1 {
+                    tracing::info!(attempt, "Send succeeded on a retry.");
+                }
+                return Ok(());
+            }
+            Ok(Err(error)) => error,
+            Err(_) => return Err(AlarmError::SendTimeout(per_attempt)),
+        };
+        let retry =
+            error.transient && attempt < SEND_ATTEMPTS && Instant::now() + backoff < deadline;
+        if !retry {
+            return Err(AlarmError::Send(error));
+        }
+        tracing::warn!(attempt, error = %error, retry_in_ms = backoff.as_millis() as u64, "Send failed; trying again.");
+        tokio::time::sleep(backoff).await;
+        backoff *= 2;
+        attempt += 1;
+    }
 }
 
 /// Step 2: runs the detector in its own task, so that a panic or a hang

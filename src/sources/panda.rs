@@ -12,7 +12,7 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use alarms::{DetectError, PandaApi, SourceFuture};
@@ -38,7 +38,26 @@ pub(crate) enum PandaError {
     Other(String),
 }
 
+/// The pause before the one retry of a page.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+
+/// A retry is not worth starting with less time than this left.
+const RETRY_MIN_TIME: Duration = Duration::from_secs(1);
+
 impl PandaError {
+    /// A failure that a second try a moment later often gets past: no
+    /// connection, or a gateway in front of PanDA that could not reach it.
+    fn worth_a_retry(&self) -> bool {
+        matches!(
+            self,
+            PandaError::Connect(_)
+                | PandaError::Status {
+                    status: 502..=504,
+                    ..
+                }
+        )
+    }
+
     fn into_detect(self, url: &str) -> DetectError {
         let source_name = url.to_owned();
         let message = self.to_string();
@@ -102,18 +121,45 @@ impl PandaClient {
         self.sent.load(Ordering::Relaxed)
     }
 
+    /// Fetches a page; a connect error or a 502/503/504 gets one more try,
+    /// within the same `request_timeout`.
     async fn fetch(&self, url: &reqwest::Url) -> Result<Arc<Value>, PandaError> {
+        let deadline = Instant::now() + self.timeout;
+        let error = match self.fetch_once(url, self.timeout).await {
+            Err(error) if error.worth_a_retry() => error,
+            other => return other,
+        };
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left < RETRY_PAUSE + RETRY_MIN_TIME {
+            return Err(error);
+        }
+        tracing::debug!(url = %url, error = %error, "PanDA request failed; trying once more.");
+        tokio::time::sleep(RETRY_PAUSE).await;
+        self.fetch_once(url, left - RETRY_PAUSE).await
+    }
+
+    async fn fetch_once(
+        &self,
+        url: &reqwest::Url,
+        timeout: Duration,
+    ) -> Result<Arc<Value>, PandaError> {
         self.sent.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(url = %url, "PanDA request.");
-        let response = self.http.get(url.clone()).send().await.map_err(|e| {
-            if e.is_timeout() {
-                PandaError::Timeout(self.timeout)
-            } else if e.is_connect() {
-                PandaError::Connect(crate::error_chain(&e, ": "))
-            } else {
-                PandaError::Other(crate::error_chain(&e, ": "))
-            }
-        })?;
+        let response = self
+            .http
+            .get(url.clone())
+            .timeout(timeout)
+            .send()
+            .await
+            .map_err(|e| {
+                if e.is_timeout() {
+                    PandaError::Timeout(self.timeout)
+                } else if e.is_connect() {
+                    PandaError::Connect(crate::error_chain(&e, ": "))
+                } else {
+                    PandaError::Other(crate::error_chain(&e, ": "))
+                }
+            })?;
         let status = response.status();
         let body = response.bytes().await.map_err(|e| {
             if e.is_timeout() {
