@@ -561,6 +561,13 @@ async fn run_alarm(shared: &Shared, row: AlarmRow) -> AlarmReport {
             "unresolved team(s) in data.recipients, skipped: {teams}"
         ));
     }
+    if !resolved.not_addresses.is_empty() {
+        let tokens = format!("{:?}", resolved.not_addresses);
+        tracing::warn!(tokens = %tokens, "Recipient token(s) that are not addresses; dropped.");
+        report.problems.push(format!(
+            "data.recipients (or a team): not an email address, dropped: {tokens}"
+        ));
+    }
 
     if let Err(error) = process(shared, &alarm, &resolved, &mut report).await {
         let message = error_chain(&error, "\n");

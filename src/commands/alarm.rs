@@ -80,6 +80,16 @@ fn validate(record: &AlarmRecord) -> anyhow::Result<()> {
             alarm.detector
         )
     })?;
+    let not_addresses: Vec<&String> = alarm
+        .recipient_tokens
+        .iter()
+        .filter(|t| !t.starts_with('@') && !crate::recipients::is_address(t))
+        .collect();
+    if !not_addresses.is_empty() {
+        bail!(
+            "data.recipients: not an email address or @team (set --recipients), nothing written: {not_addresses:?}"
+        );
+    }
     let problems = schema::problems(reg, &alarm.params);
     if !problems.is_empty() {
         bail!(

@@ -62,6 +62,12 @@ pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
                 format!("data.recipients: team {team} does not resolve"),
             ));
         }
+        for token in &resolved.not_addresses {
+            problems.push((
+                key.clone(),
+                format!("data.recipients: {token:?} is not an email address (a tick drops it)"),
+            ));
+        }
         if alarm.enabled && resolved.addresses.is_empty() {
             problems.push((
                 key.clone(),

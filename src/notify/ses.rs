@@ -65,39 +65,55 @@ impl Channel for SesChannel {
 
     fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
         Box::pin(async move {
-            let content = EmailContent::builder()
-                .simple(
-                    SesMessage::builder()
-                        .subject(utf8(&message.subject)?)
-                        .body(Body::builder().text(utf8(&message.body)?).build())
-                        .build(),
-                )
-                .build();
-            let result = self
-                .client
-                .send_email()
-                .from_email_address(&message.from)
-                .destination(
-                    Destination::builder()
-                        .set_to_addresses(Some(message.to.clone()))
-                        .build(),
-                )
-                .content(content)
-                .send()
-                .await;
-            match result {
-                Ok(_) => Ok(()),
-                Err(SdkError::ServiceError(e)) => {
-                    let code = e.err().code().unwrap_or("unknown").to_owned();
-                    let detail = e.err().message().unwrap_or("").to_owned();
-                    let transient = matches!(
-                        code.as_str(),
-                        "TooManyRequestsException" | "Throttling" | "LimitExceededException"
-                    ) || e.raw().status().is_server_error();
-                    Err(failed(format!("{code}: {detail}"), transient))
-                }
-                Err(e) => Err(failed(crate::error_chain(&e, ": "), true)),
+            // SES takes at most 50 recipients per message: a longer list
+            // goes out as several messages, each to one batch. A failure
+            // part-way fails the send; the next tick sends the bundle again
+            // (at least once, as for any failed send).
+            for batch in message.to.chunks(SES_MAX_RECIPIENTS) {
+                self.send_batch(message, batch).await?;
             }
+            Ok(())
         })
+    }
+}
+
+/// SES's limit of recipients per message (To, Cc and Bcc together).
+const SES_MAX_RECIPIENTS: usize = 50;
+
+impl SesChannel {
+    async fn send_batch(&self, message: &Message, to: &[String]) -> Result<(), SendError> {
+        let content = EmailContent::builder()
+            .simple(
+                SesMessage::builder()
+                    .subject(utf8(&message.subject)?)
+                    .body(Body::builder().text(utf8(&message.body)?).build())
+                    .build(),
+            )
+            .build();
+        let result = self
+            .client
+            .send_email()
+            .from_email_address(&message.from)
+            .destination(
+                Destination::builder()
+                    .set_to_addresses(Some(to.to_vec()))
+                    .build(),
+            )
+            .content(content)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) => {
+                let code = e.err().code().unwrap_or("unknown").to_owned();
+                let detail = e.err().message().unwrap_or("").to_owned();
+                let transient = matches!(
+                    code.as_str(),
+                    "TooManyRequestsException" | "Throttling" | "LimitExceededException"
+                ) || e.raw().status().is_server_error();
+                Err(failed(format!("{code}: {detail}"), transient))
+            }
+            Err(e) => Err(failed(crate::error_chain(&e, ": "), true)),
+        }
     }
 }

@@ -8,7 +8,11 @@
 //! addresses.
 
 use lettre::{
-    message::{header::ContentType, Mailbox},
+    address::{Address, Envelope},
+    message::{
+        header::{self, ContentType, HeaderName, HeaderValue},
+        Mailbox, Mailboxes,
+    },
     transport::smtp::{authentication::Credentials, client::Tls, client::TlsParameters},
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
 };
@@ -60,22 +64,46 @@ impl SmtpChannel {
     }
 }
 
-/// Builds the MIME message: plain text, UTF-8.
+/// Recipients named in the `To:` header at most; beyond, the header says
+/// `undisclosed-recipients:;` and the addresses travel in the envelope
+/// only. A long list would make a header few readers want, and some
+/// relays refuse a message whose header block is large.
+const MAX_TO_HEADER: usize = 20;
+
+/// Builds the MIME message (plain text, UTF-8) and its envelope, which
+/// carries every recipient. Built in one pass: adding mailboxes one by
+/// one re-parses the header each time, quadratic in the recipients.
 fn mime(message: &Message) -> Result<lettre::Message, SendError> {
     let from: Mailbox = message
         .from
         .parse()
         .map_err(|e| failed(format!("sender {:?}: {e}", message.from), false))?;
+    // The tick drops tokens that are not addresses before a send; one
+    // arriving here anyway fails the send rather than being skipped.
+    let to = message
+        .to
+        .iter()
+        .map(|to| {
+            to.parse::<Address>()
+                .map_err(|e| failed(format!("recipient {to:?}: {e}"), false))
+        })
+        .collect::<Result<Vec<Address>, SendError>>()?;
+    let envelope = Envelope::new(Some(from.email.clone()), to.clone())
+        .map_err(|e| failed(format!("the envelope: {e}"), false))?;
     let mut builder = lettre::Message::builder()
         .from(from)
         .subject(message.subject.clone())
-        .header(ContentType::TEXT_PLAIN);
-    for to in &message.to {
-        let mailbox: Mailbox = to
-            .parse()
-            .map_err(|e| failed(format!("recipient {to:?}: {e}"), false))?;
-        builder = builder.to(mailbox);
-    }
+        .header(ContentType::TEXT_PLAIN)
+        .envelope(envelope);
+    builder = if to.len() <= MAX_TO_HEADER {
+        let mailboxes: Mailboxes = to.into_iter().map(|a| Mailbox::new(None, a)).collect();
+        builder.mailbox(header::To::from(mailboxes))
+    } else {
+        builder.raw_header(HeaderValue::new(
+            HeaderName::new_from_ascii_str("To"),
+            "undisclosed-recipients:;".to_owned(),
+        ))
+    };
     builder
         .body(message.body.clone())
         .map_err(|e| failed(format!("composing the message: {e}"), false))
@@ -125,6 +153,25 @@ mod tests {
             "{raw}"
         );
         assert!(raw.contains("To: a@example.org, b@example.org"), "{raw}");
+    }
+
+    #[test]
+    fn ten_thousand_recipients_go_in_the_envelope_with_short_lines() {
+        let mut m = message("x");
+        m.to = (0..10_000)
+            .map(|i| format!("person.{i}@example.org"))
+            .collect();
+        let built = mime(&m).expect("builds");
+        assert_eq!(built.envelope().to().len(), 10_000);
+        let raw = String::from_utf8(built.formatted()).expect("ascii");
+        let longest = raw.lines().map(str::len).max().unwrap_or(0);
+        assert!(longest <= 998, "a line of {longest} characters");
+        assert!(raw.contains("To: undisclosed-recipients:;"), "{raw}");
+
+        m.to.truncate(MAX_TO_HEADER);
+        let raw = String::from_utf8(mime(&m).expect("builds").formatted()).expect("ascii");
+        assert!(raw.lines().all(|l| l.len() <= 998));
+        assert!(raw.contains("person.19@example.org"), "{raw}");
     }
 
     #[test]

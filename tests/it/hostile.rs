@@ -249,3 +249,84 @@ async fn issue_11_two_live_rows_with_one_entry_id_run_the_newest_only() {
     .expect("json");
     assert_eq!(shown["id"], json!(newest), "show and the tick agree");
 }
+
+#[tokio::test]
+async fn issue_11_long_recipient_lists_and_non_addresses_still_mail() {
+    let sink = crate::harness::mail::SmtpSink::start();
+    let db = TestDb::new();
+    let client = db.client().await;
+    let crowd: Vec<String> = (0..300)
+        .map(|i| format!("person.{i}@test.example"))
+        .collect();
+    insert_team(&client, "@crowd", &crowd.join("\n")).await;
+    insert_alarm(
+        &client,
+        "alarm_crowd",
+        "",
+        json!({"detector": "static_list", "recipients": "lead@test.example\r\nBcc: evil@test.example, @crowd",
+               "params": {"detections": detections(&["x"])}}),
+    )
+    .await;
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    let config = db.config_mail("", &sink.email_toml());
+    let s = tick(&config, false).await;
+    assert_eq!((s.emails_sent, s.alarms_errored), (2, 0), "{s:?}");
+    let messages = sink.messages();
+    let crowd_mail = messages
+        .iter()
+        .find(|m| m.contains("[alarm_crowd]"))
+        .expect("the crowd's bundle arrived");
+    // Every line we sent within the SMTP limit (the sink adds X-RcptTo),
+    // every address in the envelope.
+    assert!(crowd_mail
+        .lines()
+        .filter(|l| !l.starts_with("X-RcptTo: "))
+        .all(|l| l.len() <= 998));
+    let rcpt = crowd_mail
+        .lines()
+        .find_map(|l| l.strip_prefix("X-RcptTo: "))
+        .expect("envelope recipients");
+    assert_eq!(rcpt.split(", ").count(), 302, "{rcpt}");
+    let (_, run) = last_run(&client).await;
+    let note = run["per_alarm"]["alarm_crowd"]["error_message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(
+        note.contains("\"Bcc:\""),
+        "the dropped token is named: {note}"
+    );
+
+    // `check` and `alarm create` refuse the token up front.
+    let file = db.config_file_mail("", &sink.email_toml());
+    let check = swf(&file, &["check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(output_text(&check).contains("\"Bcc:\" is not an email address"));
+    let create = swf(
+        &file,
+        &[
+            "alarm",
+            "create",
+            "alarm_new",
+            "--detector",
+            "static_list",
+            "--params",
+            r#"{"detections": []}"#,
+            "--recipients",
+            "a@test.example Bcc: b@test.example",
+        ],
+    );
+    assert_eq!(create.status.code(), Some(2), "{}", output_text(&create));
+    assert!(output_text(&create).contains("Bcc:"));
+    assert_eq!(
+        client
+            .query_one(
+                "SELECT count(*) FROM entry WHERE data->>'entry_id' = 'alarm_new'",
+                &[]
+            )
+            .await
+            .expect("count")
+            .get::<_, i64>(0),
+        0,
+        "nothing written"
+    );
+}
