@@ -31,6 +31,9 @@ pub(crate) struct Alarm {
     pub notify_after_minutes: f64,
     /// Add a RESOLVED section for events that cleared after being emailed.
     pub notify_on_clear: bool,
+    /// Minutes of a detector failing on every tick before the alarm gets
+    /// a `detector_failing` event; 0 = never.
+    pub detector_failing_after_minutes: f64,
     /// The detector's params object.
     pub params: Value,
 }
@@ -159,6 +162,18 @@ impl Alarm {
                 ))
             }
         };
+        let detector_failing_after_minutes = match data.get("detector_failing_after_minutes") {
+            None | Some(Value::Null) => crate::failing::DEFAULT_AFTER_MINUTES,
+            Some(Value::Number(n)) => n.as_f64().unwrap_or(f64::NAN),
+            Some(_) => f64::NAN,
+        };
+        if !(detector_failing_after_minutes.is_finite() && detector_failing_after_minutes >= 0.0) {
+            return Err(format!(
+                "data.detector_failing_after_minutes must be a number of minutes (0 = off), found {}",
+                data.get("detector_failing_after_minutes")
+                    .unwrap_or(&Value::Null)
+            ));
+        }
         let params = match data.get("params") {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(p @ Value::Object(_)) => p.clone(),
@@ -180,6 +195,7 @@ impl Alarm {
             renotification_window_hours,
             notify_after_minutes,
             notify_on_clear,
+            detector_failing_after_minutes,
             params,
         })
     }
@@ -225,6 +241,14 @@ mod tests {
         assert_eq!(alarm.severity, "warning");
         assert_eq!(alarm.recipient_tokens, ["a@x", "@prodops"]);
         assert_eq!(alarm.renotification_window_hours, 24.0);
+        assert_eq!(alarm.detector_failing_after_minutes, 30.0);
+        let quick = json!({"entry_id": "alarm_a", "detector_failing_after_minutes": 0.5});
+        assert_eq!(
+            Alarm::parse(&row(quick))
+                .expect("valid")
+                .detector_failing_after_minutes,
+            0.5
+        );
     }
 
     #[test]
@@ -267,6 +291,14 @@ mod tests {
                 "data.detector",
             ),
             (json!([1, 2]), "data must be a JSON object"),
+            (
+                json!({"entry_id": "alarm_a", "detector_failing_after_minutes": "soon"}),
+                "data.detector_failing_after_minutes",
+            ),
+            (
+                json!({"entry_id": "alarm_a", "detector_failing_after_minutes": -5}),
+                "data.detector_failing_after_minutes",
+            ),
         ];
         for (data, want) in cases {
             let err = Alarm::parse(&row(data.clone())).unwrap_err();

@@ -32,6 +32,7 @@ pub(crate) mod alarm;
 pub mod cli;
 mod commands;
 pub mod config;
+pub(crate) mod failing;
 pub(crate) mod heartbeat;
 mod logging;
 pub(crate) mod metrics;

@@ -103,6 +103,31 @@ pub(crate) fn render(summary: &TickSummary, finished_at: f64, last_success: Opti
             label(alarm)
         );
     }
+    let _ = writeln!(
+        out,
+        "# HELP swf_alarms_alarm_failing Whether the alarm's detector failed in the last tick (1) or not (0).\n\
+         # TYPE swf_alarms_alarm_failing gauge"
+    );
+    for (alarm, failures) in &summary.consecutive_failures {
+        let _ = writeln!(
+            out,
+            "swf_alarms_alarm_failing{{alarm=\"{}\"}} {}",
+            label(alarm),
+            u8::from(*failures > 0)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP swf_alarms_alarm_consecutive_failures Ticks in a row in which the alarm's detector failed.\n\
+         # TYPE swf_alarms_alarm_consecutive_failures gauge"
+    );
+    for (alarm, failures) in &summary.consecutive_failures {
+        let _ = writeln!(
+            out,
+            "swf_alarms_alarm_consecutive_failures{{alarm=\"{}\"}} {failures}",
+            label(alarm)
+        );
+    }
     out
 }
 
@@ -142,6 +167,7 @@ mod tests {
     fn labels_are_escaped_and_every_sample_has_a_type() {
         let summary = TickSummary {
             active_events: vec![("alarm_\"x\"\n".into(), 3)],
+            consecutive_failures: vec![("alarm_a".into(), 0), ("alarm_b".into(), 4)],
             ..TickSummary::default()
         };
         let text = render(&summary, 10.0, Some(9.0));
@@ -150,5 +176,8 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("swf_alarms_last_success_timestamp_seconds 9"));
+        assert!(text.contains("swf_alarms_alarm_failing{alarm=\"alarm_a\"} 0\n"));
+        assert!(text.contains("swf_alarms_alarm_failing{alarm=\"alarm_b\"} 1\n"));
+        assert!(text.contains("swf_alarms_alarm_consecutive_failures{alarm=\"alarm_b\"} 4\n"));
     }
 }

@@ -43,8 +43,11 @@ pub(crate) struct Policy {
 pub(crate) enum Outcome<'a> {
     /// The full set of what is firing now.
     Detected(&'a [Detection]),
-    /// The detector failed: nothing is known, so nothing may be cleared.
-    Failed,
+    /// The detector failed: nothing is known about the alarm's entities,
+    /// so none of its events is touched or cleared. `failing` is the
+    /// `detector_failing` detection once the failure has lasted the
+    /// alarm's threshold (see `failing`): the one event this tick handles.
+    Failed { failing: Option<&'a Detection> },
 }
 
 /// Why an event is in this tick's email.
@@ -133,8 +136,9 @@ pub(crate) fn reconcile<'a>(
     policy: Policy,
     mut new_id: impl FnMut() -> String,
 ) -> Plan<'a> {
-    let Outcome::Detected(detections) = outcome else {
-        return Plan::default();
+    let (detections, known) = match outcome {
+        Outcome::Detected(detections) => (detections, true),
+        Outcome::Failed { failing } => (failing.map_or(&[][..], std::slice::from_ref), false),
     };
     let by_key: HashMap<&str, &ActiveEvent> =
         active.iter().map(|e| (e.dedupe_key.as_str(), e)).collect();
@@ -183,6 +187,9 @@ pub(crate) fn reconcile<'a>(
         }
     }
 
+    if !known {
+        return plan;
+    }
     let cleared: Vec<&ActiveEvent> = active
         .iter()
         .filter(|e| !seen.contains(e.dedupe_key.as_str()))
@@ -329,8 +336,66 @@ mod tests {
     #[test]
     fn a_failed_detector_changes_nothing() {
         let events = [active("a", None), active("b", Some(NOW))];
-        let plan = reconcile(&events, &[], Outcome::Failed, NOW, Policy::default(), ids());
+        let plan = reconcile(
+            &events,
+            &[],
+            Outcome::Failed { failing: None },
+            NOW,
+            Policy::default(),
+            ids(),
+        );
         assert_eq!(plan, Plan::default());
+    }
+
+    #[test]
+    fn a_failing_detector_handles_its_own_event_and_nothing_else() {
+        let failing = det(crate::failing::DETECTOR_FAILING_KEY);
+        let on = Policy {
+            renotify_after: Some(2.0 * HOUR),
+            notify_on_clear: true,
+            ..Policy::default()
+        };
+        let events = [active("a", Some(NOW - 10.0 * HOUR)), active("b", None)];
+        let backlog = [ResolvedItem {
+            event_id: "ev-old".into(),
+            dedupe_key: "old".into(),
+            subject: "old".into(),
+        }];
+        let outcome = Outcome::Failed {
+            failing: Some(&failing),
+        };
+        let plan = reconcile(&events, &backlog, outcome, NOW, on, ids());
+        assert_eq!(plan.create.len(), 1);
+        assert_eq!(
+            keys(&plan.bundle_new),
+            [crate::failing::DETECTOR_FAILING_KEY]
+        );
+        assert!(plan.touch.is_empty() && plan.clear.is_empty());
+        assert!(
+            plan.bundle_renotify.is_empty(),
+            "a's window elapsed, but a is unknown"
+        );
+        assert!(plan.bundle_resolved.is_empty());
+
+        // Next failing tick: it continues, renotified by the window.
+        let mut ev = active(crate::failing::DETECTOR_FAILING_KEY, Some(NOW - HOUR));
+        let with = [events[0].clone(), ev.clone()];
+        let plan = reconcile(&with, &[], outcome, NOW, on, ids());
+        assert_eq!((plan.create.len(), plan.touch.len()), (0, 1));
+        assert!(!plan.has_bundle());
+        ev.last_notified = Some(NOW - 3.0 * HOUR);
+        let with = [events[0].clone(), ev];
+        let plan = reconcile(&with, &[], outcome, NOW, on, ids());
+        assert_eq!(
+            keys(&plan.bundle_renotify),
+            [crate::failing::DETECTOR_FAILING_KEY]
+        );
+
+        // The detector succeeds: the failing event clears like any other.
+        let dets = [det("a")];
+        let plan = reconcile(&with, &[], Outcome::Detected(&dets), NOW, on, ids());
+        assert_eq!(plan.clear, ["ev-detector_failing".to_string()]);
+        assert_eq!(plan.bundle_resolved.len(), 1);
     }
 
     #[test]
@@ -477,7 +542,7 @@ mod tests {
                 .map(|(k, n)| active(k, *n))
                 .collect();
             let dets: Vec<Detection> = detected.iter().map(|k| det(k)).collect();
-            let outcome = if failed { Outcome::Failed } else { Outcome::Detected(&dets) };
+            let outcome = if failed { Outcome::Failed { failing: None } } else { Outcome::Detected(&dets) };
             let policy = Policy { renotify_after: window, ..Policy::default() };
             let plan = reconcile(&events, &[], outcome, NOW, policy, ids());
 

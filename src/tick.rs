@@ -18,16 +18,16 @@ use tracing::Instrument;
 use crate::{
     alarm::Alarm,
     config::Config,
-    error_chain,
+    error_chain, failing,
     notify::{self, compose::compose, Channel, Message, SendError},
     recipients::{self, Resolved},
-    reconcile::{reconcile, Outcome, Plan},
+    reconcile::{reconcile, ActiveEvent, Outcome, Plan},
     sources::Sources,
     store::{
         self,
         alarms::AlarmRow,
         events::{self, EventInsert, EventPatch},
-        keys,
+        health, keys,
         lock::{self, Attempt},
         migrate, runs, StoreError,
     },
@@ -71,6 +71,10 @@ pub struct TickSummary {
     pub active_events: Vec<(String, usize)>,
     /// Alarms cut off by `engine.tick_timeout`.
     pub cut_off: usize,
+    /// Consecutive failed ticks per alarm (0 when its detector succeeded),
+    /// by `entry_id`; alarms that did not get as far as their detector are
+    /// not listed.
+    pub consecutive_failures: Vec<(String, i64)>,
     /// Why the run row could not be closed, when it could not: the alarms
     /// ran (what they wrote stays), the record of the tick is incomplete.
     pub unrecorded: Option<String>,
@@ -255,6 +259,12 @@ async fn run_locked(
             summary
                 .active_events
                 .push((report.key.clone(), report.active_after));
+        }
+        if report.ran || report.streak.is_some() {
+            summary.consecutive_failures.push((
+                report.key.clone(),
+                report.streak.as_ref().map_or(0, |s| s.failures),
+            ));
         }
         per_alarm.insert(report.key.clone(), report.record());
     }
@@ -473,6 +483,9 @@ struct AlarmReport {
     active_after: usize,
     /// Still running at the tick's deadline.
     cut_off: bool,
+    /// The detector's failing streak after this tick (`None`: it succeeded,
+    /// or never ran).
+    streak: Option<failing::Streak>,
     subject: String,
     new_ids: Vec<String>,
     renotify_ids: Vec<String>,
@@ -497,6 +510,7 @@ impl AlarmReport {
             sent: None,
             active_after: 0,
             cut_off: false,
+            streak: None,
             subject: String::new(),
             new_ids: Vec::new(),
             renotify_ids: Vec::new(),
@@ -527,6 +541,10 @@ impl AlarmReport {
             "params": self.params,
             "recipients": self.recipients,
         });
+        if let (Some(streak), Some(map)) = (&self.streak, record.as_object_mut()) {
+            map.insert("failing_since".into(), json!(streak.since));
+            map.insert("consecutive_failures".into(), json!(streak.failures));
+        }
         if let (Some(ids), Some(map)) = (&self.resolved_ids, record.as_object_mut()) {
             map.insert("bundle_resolved".into(), json!(ids.len()));
             map.insert("bundle_resolved_event_ids".into(), json!(ids));
@@ -586,7 +604,7 @@ async fn process(
 ) -> Result<(), AlarmError> {
     // No connection is held while the detector runs: a slow upstream must
     // not pin the pool (database detectors need connections of their own).
-    let (active, unsent_resolved) = {
+    let (active, unsent_resolved, previous_streak) = {
         let client = shared.pool.get().await.map_err(StoreError::from)?;
         let (active, notes) = events::load_active(&client, &alarm.event_entry_id()).await?;
         for note in notes {
@@ -598,7 +616,8 @@ async fn process(
         } else {
             Vec::new()
         };
-        (active, unsent)
+        let streak = health::load(&client, &alarm.entry_id).await?;
+        (active, unsent, streak)
     };
     report.active_after = active.len();
 
@@ -610,20 +629,78 @@ async fn process(
         };
 
     let now = shared.now();
-    let policy = alarm.policy();
+    let message = failure.as_ref().map(|e| match e {
+        // The event names the detector already: keep the error itself.
+        AlarmError::Detect { source, .. } => error_chain(source, ": "),
+        other => error_chain(other, ": "),
+    });
+    let streak = failing::next_streak(previous_streak.as_ref(), message.as_deref(), now);
+    report.streak = streak.clone();
+    let failing_detection = streak.as_ref().and_then(|s| {
+        failing::detection(
+            &alarm.entry_id,
+            &alarm.detector,
+            s,
+            alarm.detector_failing_after_minutes * 60.0,
+            now,
+        )
+    });
     let outcome = match failure {
         None => Outcome::Detected(&detections),
-        Some(_) => Outcome::Failed,
+        Some(_) => Outcome::Failed {
+            failing: failing_detection.as_ref(),
+        },
     };
-    let plan = reconcile(&active, &unsent_resolved, outcome, now, policy, || {
-        uuid::Uuid::new_v4().to_string()
-    });
-    // A failed detector yields an empty plan: nothing created, nothing cleared.
-    if let Some(error) = failure {
-        return Err(error);
+    let plan = reconcile(
+        &active,
+        &unsent_resolved,
+        outcome,
+        now,
+        alarm.policy(),
+        || uuid::Uuid::new_v4().to_string(),
+    );
+    // A failed detector is this alarm's error; its own event (if due) is
+    // still written and mailed, and a failure to do so is recorded too.
+    let health = HealthChange {
+        streak: streak.as_ref(),
+        changed: previous_streak.is_some() || streak.is_some(),
+    };
+    let settled = settle(shared, alarm, resolved, report, &active, &plan, health, now).await;
+    match failure {
+        None => settled,
+        Some(error) => {
+            if let Err(other) = settled {
+                tracing::error!(error = %error_chain(&other, ": "), "Alarm failed.");
+                report.fail(error_chain(&other, "\n"));
+            }
+            Err(error)
+        }
     }
+}
+
+/// The streak to record for an alarm this tick.
+#[derive(Debug, Clone, Copy)]
+struct HealthChange<'a> {
+    /// The streak after this tick (`None`: the detector succeeded).
+    streak: Option<&'a failing::Streak>,
+    /// Whether it differs from what is stored (healthy alarms write nothing).
+    changed: bool,
+}
+
+/// Steps 3–5 once the plan is made: persist, compose, send, mark notified.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    shared: &Shared,
+    alarm: &Alarm,
+    resolved: &Resolved,
+    report: &mut AlarmReport,
+    active: &[ActiveEvent],
+    plan: &Plan<'_>,
+    health: HealthChange<'_>,
+    now: f64,
+) -> Result<(), AlarmError> {
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
-    persist(&mut client, alarm, &resolved.addresses, &plan, now).await?;
+    persist(&mut client, alarm, &resolved.addresses, plan, health, now).await?;
     report.active_after = active.len() + plan.create.len() - plan.clear.len();
     report.detections = plan.detected();
     report.created = plan.create.len();
@@ -822,6 +899,7 @@ async fn persist(
     alarm: &Alarm,
     recipients: &[String],
     plan: &Plan<'_>,
+    health: HealthChange<'_>,
     now: f64,
 ) -> Result<(), StoreError> {
     let inserts: Vec<EventInsert> = plan
@@ -841,7 +919,7 @@ async fn persist(
             }
         })
         .collect();
-    if plan.create.is_empty() && plan.touch.is_empty() && plan.clear.is_empty() {
+    if plan.create.is_empty() && plan.touch.is_empty() && plan.clear.is_empty() && !health.changed {
         return Ok(());
     }
     let txn = client
@@ -851,6 +929,9 @@ async fn persist(
     events::insert(&txn, &inserts, now).await?;
     events::patch(&txn, &touches, now, "touching events").await?;
     events::stamp(&txn, &plan.clear, keys::CLEAR_TIME, now, "clearing events").await?;
+    if health.changed {
+        health::save(&txn, &alarm.entry_id, health.streak, now).await?;
+    }
     txn.commit()
         .await
         .map_err(store::ctx("committing the alarm's changes"))

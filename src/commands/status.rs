@@ -1,5 +1,6 @@
 //! `swf-alarms status`: per alarm — enabled, archived, active events,
-//! oldest fire time, last notified, last error — then the last ticks.
+//! oldest fire time, last notified, its detector's failing streak, last
+//! error — then the last ticks.
 //! Fits 80 columns; `--json` for scripts.
 
 use std::process::ExitCode;
@@ -31,6 +32,7 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
     let records = store::alarms::list(&client).await?;
     let summaries = store::events::active_summaries(&client).await?;
     let runs = store::runs::recent(&client, ticks.max(1)).await?;
+    let streaks = store::health::failing(&client).await?;
 
     let last_error = |entry_id: &str| -> Option<String> {
         runs.iter()
@@ -59,6 +61,8 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
                 "last_notified": summary.and_then(|s| s.last_notified),
                 "last_error": last_error(&entry_id),
                 "unreadable": r.unreadable,
+                "failing_since": streaks.get(&entry_id).map(|s| s.since),
+                "consecutive_failures": streaks.get(&entry_id).map_or(0, |s| s.failures),
             })
         })
         .collect();
@@ -115,6 +119,13 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
         );
         if let Some(problem) = a["unreadable"].as_str() {
             say!("  row: {}", cut(problem, 64));
+        }
+        if let Some(since) = a["failing_since"].as_f64() {
+            say!(
+                "  failing since {} UTC, {} tick(s) in a row",
+                short_time(Some(since)),
+                a["consecutive_failures"]
+            );
         }
         if let Some(error) = a["last_error"].as_str() {
             say!("  last error: {}", cut(error, 64));

@@ -64,7 +64,11 @@ pub(crate) fn compose(
         let _ = writeln!(body, "RESOLVED ({}):\n", resolved.len());
         for (i, item) in resolved.iter().enumerate() {
             let _ = writeln!(body, "  [{}] {}", i + 1, item.subject);
-            let _ = writeln!(body, "      ({} is no longer detected)\n", item.dedupe_key);
+            if item.dedupe_key == crate::failing::DETECTOR_FAILING_KEY {
+                let _ = writeln!(body, "      (the detector runs again)\n");
+            } else {
+                let _ = writeln!(body, "      ({} is no longer detected)\n", item.dedupe_key);
+            }
         }
         body.push('\n');
     }

@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(1, "0001_dashboard_tables"),
     migration!(2, "0002_one_active_event"),
     migration!(3, "0003_contexts"),
+    migration!(4, "0004_alarm_health"),
 ];
 
 const HISTORY_TABLE: &str = "swf_alarms_migrations";

@@ -6,6 +6,7 @@
 
 pub(crate) mod alarms;
 pub(crate) mod events;
+pub(crate) mod health;
 pub(crate) mod lock;
 pub mod migrate;
 pub(crate) mod runs;

@@ -8,6 +8,7 @@ mod commands;
 mod compat;
 mod deadlines;
 mod examples;
+mod failing;
 mod heartbeat;
 mod hostile;
 mod migrate;
