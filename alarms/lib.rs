@@ -79,6 +79,20 @@ pub enum DetectError {
         /// What went wrong, for an operator.
         message: String,
     },
+    /// An HTTP upstream answered with an error status: the status with its
+    /// reason phrase, the URL and the start of the body, so a reader of
+    /// the run record can place it.
+    #[error("HTTP {status}{} from {url}{}", reason_suffix(.reason), excerpt_suffix(.excerpt))]
+    HttpStatus {
+        /// The status code.
+        status: u16,
+        /// Its reason phrase (`Internal Server Error`), empty when unknown.
+        reason: String,
+        /// The URL requested.
+        url: String,
+        /// The start of the body.
+        excerpt: String,
+    },
     /// The upstream answered, but not with something this detector understands.
     #[error("bad response from {source_name}: {message}")]
     BadResponse {
@@ -96,6 +110,22 @@ pub enum DetectError {
     /// The detector panicked; the panic message is kept.
     #[error("detector panicked: {0}")]
     Panicked(String),
+}
+
+fn reason_suffix(reason: &str) -> String {
+    if reason.is_empty() {
+        String::new()
+    } else {
+        format!(" {reason}")
+    }
+}
+
+fn excerpt_suffix(excerpt: &str) -> String {
+    if excerpt.is_empty() {
+        " (empty body)".into()
+    } else {
+        format!(": {excerpt}")
+    }
 }
 
 /// The JSON type a parameter takes, as shown to a dashboard editor.
@@ -474,6 +504,27 @@ mod tests {
         for file in DETECTOR_FILES {
             assert!(names.contains(file), "alarms/{file}.rs registered nothing");
         }
+    }
+
+    #[test]
+    fn an_http_status_error_names_status_reason_url_and_body() {
+        let e = |reason: &str, excerpt: &str| {
+            DetectError::HttpStatus {
+                status: 500,
+                reason: reason.into(),
+                url: "http://h/api/panda/tasks/?days=1".into(),
+                excerpt: excerpt.into(),
+            }
+            .to_string()
+        };
+        assert_eq!(
+            e("Internal Server Error", "database is down"),
+            "HTTP 500 Internal Server Error from http://h/api/panda/tasks/?days=1: database is down"
+        );
+        assert_eq!(
+            e("", ""),
+            "HTTP 500 from http://h/api/panda/tasks/?days=1 (empty body)"
+        );
     }
 
     #[test]

@@ -2,10 +2,15 @@
 //! at or above a threshold.
 //!
 //! Upstream: `GET /api/panda/tasks/`, one query per status, every page.
-//! The rate is `computed_finalfailurerate` (failures that exhausted their
-//! retries); a server too old to send it is judged on
-//! `computed_failurerate`, with a warning once per tick. Tasks with fewer
-//! terminal jobs than `min_terminal_jobs` are noise and skipped.
+//! Each task is judged as the old engine judged it: on its
+//! `computed_finalfailurerate` (input files that exhausted their retries),
+//! or, when that is null for this task, on its `computed_failurerate`
+//! (every failed job record) — the event then says so (`rate_kind`
+//! `all-failures-fallback`, and the rate label of its subject). Whichever
+//! rate is used, a task with fewer than `min_terminal_jobs` terminal job
+//! records (`nfailed + nfinished`) is noise and skipped.
+//!
+//! Title, body and `data` keys are the old engine's, word for word.
 //!
 //! Dedupe key: `task:<jeditaskid>`. Example params:
 //!
@@ -19,7 +24,9 @@
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::support::panda::{failure_rate, list_tasks, RateKind, TaskFilter};
+use crate::support::panda::{
+    failure_rate, list_tasks, or_unknown, Rate, RateKind, Task, TaskFilter,
+};
 use crate::{parse_params, Ctx, DetectError, DetectFuture, Detection, ParamSchema, Registration};
 
 /// The params of `panda_failure_rate`.
@@ -50,6 +57,103 @@ fn percent(rate: f64) -> String {
     format!("{:.1}%", rate * 100.0)
 }
 
+/// A JSON value as the old engine printed it into text: strings bare,
+/// everything else as JSON.
+fn shown(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Bool(true) => "True".into(),
+        Value::Bool(false) => "False".into(),
+        other => other.to_string(),
+    }
+}
+
+/// The detection for a task that fires, in the old engine's words and
+/// `data` keys (the dashboard and the recipients know them); `rate`,
+/// `rate_field` and `task_url` are this engine's additions.
+fn detection(task: &Task, rate: &Rate, threshold: f64, since_days: u32, url: &str) -> Detection {
+    let label = rate.kind.label();
+    let subject = format!(
+        "task {} ({}) {label} {} — {}",
+        task.jeditaskid,
+        task.status_or_unknown(),
+        percent(rate.value),
+        task.taskname_or_unknown(),
+    );
+    let native = if task.failurerate.is_null() {
+        "JEDI native failurerate: NULL (expected — not populated for ePIC task types)".to_owned()
+    } else {
+        format!(
+            "JEDI native failurerate: {} (computed is the operative signal)",
+            shown(&task.failurerate)
+        )
+    };
+    let body = format!(
+        "PanDA task {id} — {name}\n\
+         Status:      {status}\n\
+         Owner:       {owner}\n\
+         Site:        {site}\n\
+         \n\
+         {label}: {rate}  (threshold {threshold_pct})\n\
+         Input files: retry-exhausted failed={failed}  finished={files_finished}\n\
+         Jobs: nfailed={nfailed}  nfinished={nfinished}  nactive={nactive}\n\
+         (final failures = input files that exhausted all retries, JEDI file-level accounting;\n \
+         a job that failed then succeeded on retry does not count)\n\
+         Since: last {since_days} day(s)\n\
+         {native}\n\
+         \n\
+         Task page: {url}\n",
+        id = task.jeditaskid,
+        name = task.taskname_or_unknown(),
+        status = task.status_or_unknown(),
+        owner = or_unknown(&task.username),
+        site = or_unknown(&task.site),
+        rate = percent(rate.value),
+        threshold_pct = percent(threshold),
+        failed = rate.failed,
+        files_finished = task.nfilesfinished,
+        nfailed = task.nfailed,
+        nfinished = task.nfinished,
+        nactive = task.nactive,
+    );
+    let extra = json!({
+        "metric": percent(rate.value),
+        "rate_kind": rate.kind.data_value(),
+        "jeditaskid": task.jeditaskid,
+        "taskname": task.taskname,
+        "status": task.status,
+        "username": task.username,
+        "site": task.site,
+        "computed_failurerate": task.computed_failurerate,
+        "computed_finalfailurerate": task.computed_finalfailurerate,
+        "native_failurerate": task.failurerate,
+        "nactive": task.nactive,
+        "nfinished": task.nfinished,
+        "nfailed": task.nfailed,
+        "nfinalfailed": rate.failed,
+        "nfilesfinished": task.nfilesfinished,
+        "nretries": task.nretries,
+        "threshold": threshold,
+        "since_days": since_days,
+        "rate": rate.value,
+        "rate_field": rate.kind.field(),
+        "task_url": url,
+    });
+    Detection {
+        dedupe_key: format!("task:{}", task.jeditaskid),
+        subject,
+        body,
+        extra: extra.as_object().cloned().unwrap_or_default(),
+        notify_after_minutes: None,
+    }
+}
+
+/// Whether a task fires: enough terminal jobs (`nfailed + nfinished`,
+/// whichever rate judges it) and a rate at or above the threshold.
+fn fires(rate: &Rate, threshold: f64, min_terminal_jobs: u64) -> bool {
+    rate.terminal >= min_terminal_jobs && rate.value >= threshold
+}
+
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
@@ -69,76 +173,20 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                 if rate.kind == RateKind::AllFailures {
                     panda.warn_once(
                         "panda_failure_rate:fallback",
-                        "PanDA sends no computed_finalfailurerate; judging tasks on computed_failurerate (all failed attempts).",
+                        "Some PanDA tasks have no computed_finalfailurerate; judging them on computed_failurerate (all failed job records), as the old engine did.",
                     );
                 }
-                if rate.terminal < p.min_terminal_jobs || rate.value < p.threshold {
+                if !fires(&rate, p.threshold, p.min_terminal_jobs) {
                     continue;
                 }
-                let failed = task.nfinalfailed.unwrap_or(task.nfailed);
                 let url = panda.task_url(task.jeditaskid);
-                let subject = format!(
-                    "task {} ({}) failure rate {} — {}",
-                    task.jeditaskid,
-                    if task.status.is_empty() {
-                        "?"
-                    } else {
-                        &task.status
-                    },
-                    percent(rate.value),
-                    if task.taskname.is_empty() {
-                        "?"
-                    } else {
-                        &task.taskname
-                    },
-                );
-                let body = format!(
-                    "PanDA task {id} — {name}\n\
-                     Status:    {status}\n\
-                     Owner:     {owner}\n\
-                     Site:      {site}\n\
-                     Rate:      {rate} ({field}); threshold {threshold}\n\
-                     Jobs:      {failed} failed, {finished} finished, {active} active\n\
-                     Window:    last {days} day(s)\n\
-                     Task page: {url}",
-                    id = task.jeditaskid,
-                    name = task.taskname,
-                    status = task.status,
-                    owner = task.username,
-                    site = task.site,
-                    rate = percent(rate.value),
-                    field = rate.kind.field(),
-                    threshold = percent(p.threshold),
-                    failed = failed,
-                    finished = task.nfinished,
-                    active = task.nactive,
-                    days = p.filter.since_days,
-                );
-                let extra = json!({
-                    "metric": percent(rate.value),
-                    "rate": rate.value,
-                    "rate_field": rate.kind.field(),
-                    "threshold": p.threshold,
-                    "jeditaskid": task.jeditaskid,
-                    "taskname": task.taskname,
-                    "status": task.status,
-                    "username": task.username,
-                    "site": task.site,
-                    "nfinished": task.nfinished,
-                    "nfailed": task.nfailed,
-                    "nfinalfailed": task.nfinalfailed,
-                    "nactive": task.nactive,
-                    "native_failurerate": task.failurerate,
-                    "since_days": p.filter.since_days,
-                    "task_url": url,
-                });
-                detections.push(Detection {
-                    dedupe_key: format!("task:{}", task.jeditaskid),
-                    subject,
-                    body,
-                    extra: extra.as_object().cloned().unwrap_or_default(),
-                    notify_after_minutes: None,
-                });
+                detections.push(detection(
+                    &task,
+                    &rate,
+                    p.threshold,
+                    p.filter.since_days,
+                    &url,
+                ));
             }
         }
         Ok(detections)

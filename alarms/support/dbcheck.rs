@@ -90,9 +90,8 @@ fn validate_common(name: &str, positive: &[(&str, f64)]) -> Result<(), DetectErr
     Ok(())
 }
 
-/// Fires `<name>:never` when no row matches, `<name>:stale` when the
-/// newest is older than the limit.
-pub async fn freshness(ctx: &Ctx, p: &FreshnessParams) -> Result<Vec<Detection>, DetectError> {
+/// The newest matching row's time, as Unix seconds; `None` when no row matches.
+pub async fn newest(ctx: &Ctx, p: &FreshnessParams) -> Result<Option<f64>, DetectError> {
     validate_common(&p.name, &[("max_age_hours", p.max_age_hours)])?;
     let table = quote_ident(&p.table)?;
     let (column, is_timestamp) = epoch_expr(ctx, &p.table, &p.time_column).await?;
@@ -106,7 +105,13 @@ pub async fn freshness(ctx: &Ctx, p: &FreshnessParams) -> Result<Vec<Detection>,
         "SELECT {newest} FROM {table} WHERE {}",
         where_clause(&conditions)
     );
-    let newest = ctx.db()?.query_f64(query, values).await?;
+    ctx.db()?.query_f64(query, values).await
+}
+
+/// Fires `<name>:never` when no row matches, `<name>:stale` when the
+/// newest is older than the limit.
+pub async fn freshness(ctx: &Ctx, p: &FreshnessParams) -> Result<Vec<Detection>, DetectError> {
+    let newest = newest(ctx, p).await?;
     let context = json!({"table": p.table, "filters": p.filters, "max_age_hours": p.max_age_hours});
     let mut extra = context.as_object().cloned().unwrap_or_default();
     let Some(newest) = newest else {
@@ -146,9 +151,8 @@ pub async fn freshness(ctx: &Ctx, p: &FreshnessParams) -> Result<Vec<Detection>,
     }])
 }
 
-/// Fires `<name>:rate` when more than `max_count` rows match within the
-/// trailing window.
-pub async fn rate(ctx: &Ctx, p: &RateParams) -> Result<Vec<Detection>, DetectError> {
+/// Matching rows within the trailing window.
+pub async fn count(ctx: &Ctx, p: &RateParams) -> Result<f64, DetectError> {
     validate_common(&p.name, &[("window_minutes", p.window_minutes)])?;
     let table = quote_ident(&p.table)?;
     let (column, is_timestamp) = epoch_expr(ctx, &p.table, &p.time_column).await?;
@@ -164,7 +168,13 @@ pub async fn rate(ctx: &Ctx, p: &RateParams) -> Result<Vec<Detection>, DetectErr
         "SELECT count(*)::float8 FROM {table} WHERE {}",
         where_clause(&conditions)
     );
-    let count = ctx.db()?.query_f64(query, values).await?.unwrap_or(0.0);
+    Ok(ctx.db()?.query_f64(query, values).await?.unwrap_or(0.0))
+}
+
+/// Fires `<name>:rate` when more than `max_count` rows match within the
+/// trailing window.
+pub async fn rate(ctx: &Ctx, p: &RateParams) -> Result<Vec<Detection>, DetectError> {
+    let count = count(ctx, p).await?;
     if count <= p.max_count {
         return Ok(Vec::new());
     }
@@ -200,6 +210,69 @@ pub fn preset_specs(mut specs: Vec<ParamSpec>, defaults: &Value) -> Vec<ParamSpe
     specs
 }
 
+/// A number as Python's `%g` writes it (six significant digits, no
+/// trailing zeros): the old engine's subjects use it for hour limits.
+pub fn py_g(value: f64) -> String {
+    if !value.is_finite() {
+        return value.to_string();
+    }
+    if value == 0.0 {
+        return "0".into();
+    }
+    let exponent = value.abs().log10().floor() as i32;
+    // Rounding to six digits may carry into the next power of ten.
+    let sci = format!("{value:.5e}");
+    let exponent = sci
+        .split_once('e')
+        .and_then(|(_, e)| e.parse::<i32>().ok())
+        .unwrap_or(exponent);
+    let trim = |s: String| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s
+        }
+    };
+    if !(-4..6).contains(&exponent) {
+        let (mantissa, _) = sci.split_once('e').unwrap_or((&sci, ""));
+        let sign = if exponent < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa.to_owned()), exponent.abs())
+    } else {
+        let decimals = (5 - exponent).max(0) as usize;
+        trim(format!("{value:.decimals$}"))
+    }
+}
+
+/// Rounded to one decimal as Python's `round(x, 1)` does (half to even
+/// on the exact binary value, as Rust's formatting does too).
+pub fn py_round1(value: f64) -> f64 {
+    format!("{value:.1}").parse().unwrap_or(value)
+}
+
+/// A whole number as a JSON integer (as the old engine's `int(...)`
+/// params wrote it), anything else as a float.
+pub fn whole_or_float(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 9.0e15 {
+        json!(value as i64)
+    } else {
+        json!(value)
+    }
+}
+
+/// Unix seconds as Python's `datetime.isoformat()` writes an aware UTC
+/// time: `2026-11-23T10:00:00+00:00`, with microseconds only when non-zero.
+pub fn py_isoformat(epoch: f64) -> String {
+    let micros = (epoch * 1e6).round() as i64;
+    let Some(time) = chrono::DateTime::from_timestamp_micros(micros) else {
+        return format!("{epoch} (Unix seconds)");
+    };
+    let seconds = time.format("%Y-%m-%dT%H:%M:%S");
+    match micros.rem_euclid(1_000_000) {
+        0 => format!("{seconds}+00:00"),
+        frac => format!("{seconds}.{frac:06}+00:00"),
+    }
+}
+
 /// Overlays an alarm's params on an instance's defaults (both objects).
 pub fn with_defaults(defaults: Value, params: Value) -> Value {
     let mut merged = defaults.as_object().cloned().unwrap_or_default();
@@ -207,4 +280,47 @@ pub fn with_defaults(defaults: Value, params: Value) -> Value {
         merged.extend(given);
     }
     Value::Object(merged)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_times_as_python_writes_them() {
+        let g: Vec<String> = [
+            30.0,
+            36.5,
+            0.5,
+            1e-5,
+            123456.0,
+            1234567.0,
+            0.0001,
+            2.0 / 3.0,
+        ]
+        .iter()
+        .map(|v| py_g(*v))
+        .collect();
+        assert_eq!(
+            g,
+            [
+                "30",
+                "36.5",
+                "0.5",
+                "1e-05",
+                "123456",
+                "1.23457e+06",
+                "0.0001",
+                "0.666667"
+            ]
+        );
+        assert_eq!(py_isoformat(0.0), "1970-01-01T00:00:00+00:00");
+        assert_eq!(
+            py_isoformat(1_795_428_000.25),
+            "2026-11-23T10:00:00.250000+00:00"
+        );
+        assert_eq!((py_round1(40.25), py_round1(40.35)), (40.2, 40.4));
+        assert_eq!(whole_or_float(60.0), json!(60));
+        assert_eq!(whole_or_float(1.5), json!(1.5));
+    }
 }

@@ -94,20 +94,45 @@ impl TaskQuery {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     pub jeditaskid: i64,
-    pub taskname: String,
-    pub status: String,
-    pub username: String,
-    pub site: String,
+    /// Text fields are `None` when the server sent null or nothing.
+    pub taskname: Option<String>,
+    pub status: Option<String>,
+    pub username: Option<String>,
+    pub site: Option<String>,
     pub nactive: u64,
     pub nfinished: u64,
+    /// Failed job records, retries included.
     pub nfailed: u64,
-    /// Retry-exhausted failures; absent on older servers.
+    /// Input files that exhausted their retries; absent on older servers.
     pub nfinalfailed: Option<u64>,
+    /// Input files finished.
+    pub nfilesfinished: u64,
+    pub nretries: u64,
     pub computed_failurerate: Option<f64>,
     pub computed_finalfailurerate: Option<f64>,
-    /// JEDI's own column, usually null in this deployment.
-    pub failurerate: Option<f64>,
+    /// JEDI's own `failurerate` column as the server sent it (usually
+    /// null in this deployment); shown verbatim, never judged.
+    pub failurerate: Value,
     pub modificationtime: Option<String>,
+}
+
+impl Task {
+    /// The task name, or `?` when the server sent none (as the old engine shows it).
+    pub fn taskname_or_unknown(&self) -> &str {
+        or_unknown(&self.taskname)
+    }
+    /// The status, or `?`.
+    pub fn status_or_unknown(&self) -> &str {
+        or_unknown(&self.status)
+    }
+}
+
+/// The text, or `?` when it is absent or empty.
+pub fn or_unknown(text: &Option<String>) -> &str {
+    match text.as_deref() {
+        Some(t) if !t.is_empty() => t,
+        _ => "?",
+    }
 }
 
 /// A number the server sent as a number or a numeric string.
@@ -124,11 +149,11 @@ fn count(map: &Map<String, Value>, key: &str) -> Option<u64> {
     number(map.get(key)).map(|f| if f < 0.0 { 0 } else { f.round() as u64 })
 }
 
-fn text(map: &Map<String, Value>, key: &str) -> String {
+fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
     match map.get(key) {
-        Some(Value::String(s)) => s.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(Value::Null) | None => None,
+        Some(other) => Some(other.to_string()),
     }
 }
 
@@ -151,9 +176,11 @@ impl Task {
             nfinished: count(map, "nfinished").unwrap_or(0),
             nfailed: count(map, "nfailed").unwrap_or(0),
             nfinalfailed: count(map, "nfinalfailed"),
+            nfilesfinished: count(map, "nfilesfinished").unwrap_or(0),
+            nretries: count(map, "nretries").unwrap_or(0),
             computed_failurerate: number(map.get("computed_failurerate")),
             computed_finalfailurerate: number(map.get("computed_finalfailurerate")),
-            failurerate: number(map.get("failurerate")),
+            failurerate: map.get("failurerate").cloned().unwrap_or(Value::Null),
             modificationtime: map
                 .get("modificationtime")
                 .and_then(Value::as_str)
@@ -218,12 +245,13 @@ pub async fn list_tasks(api: &dyn PandaApi, query: &TaskQuery) -> Result<Vec<Tas
     )))
 }
 
-/// Which failure rate a detection is judged by.
+/// Which failure rate a task is judged by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateKind {
-    /// `computed_finalfailurerate`: failures that exhausted their retries.
+    /// `computed_finalfailurerate`: input files that exhausted their retries.
     Final,
-    /// `computed_failurerate`: every failed attempt (older servers).
+    /// `computed_failurerate`: every failed job record; used for a task
+    /// whose final rate is null (and on servers that do not send it).
     AllFailures,
 }
 
@@ -235,33 +263,56 @@ impl RateKind {
             RateKind::AllFailures => "computed_failurerate",
         }
     }
+
+    /// The words of subjects and bodies, as the old engine writes them.
+    pub fn label(self) -> &'static str {
+        match self {
+            RateKind::Final => "final-failure rate",
+            RateKind::AllFailures => "failure rate (fallback — swf-monitor stale)",
+        }
+    }
+
+    /// The event's `rate_kind` value, as the old engine writes it.
+    pub fn data_value(self) -> &'static str {
+        match self {
+            RateKind::Final => "final-failure",
+            RateKind::AllFailures => "all-failures-fallback",
+        }
+    }
 }
 
-/// A task's failure rate and the jobs it is computed over.
+/// A task's failure rate and the counts it is judged with.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
     pub value: f64,
     pub kind: RateKind,
-    /// Terminal jobs: failed (final when known) plus finished.
+    /// Terminal job records, `nfailed + nfinished`, whichever rate is
+    /// used: the noise floor is judged on this.
     pub terminal: u64,
+    /// The failures the rate counts: retry-exhausted input files under the
+    /// final rate, failed job records under the fallback.
+    pub failed: u64,
 }
 
-/// The retry-exhausted failure rate when the server provides it, else
-/// the all-failures rate; `None` when the task has no terminal jobs yet.
+/// Judges one task as the old engine did: its `computed_finalfailurerate`
+/// when that is not null, else its `computed_failurerate` (per task, so a
+/// new server's task whose final rate is still null is judged on all its
+/// failures); `None` when both are null (no terminal jobs yet).
 pub fn failure_rate(task: &Task) -> Option<Rate> {
-    match (task.computed_finalfailurerate, task.nfinalfailed) {
-        (Some(value), final_failed) => Some(Rate {
-            value,
-            kind: RateKind::Final,
-            terminal: final_failed.unwrap_or(task.nfailed) + task.nfinished,
-        }),
-        (None, Some(_)) => None,
-        (None, None) => task.computed_failurerate.map(|value| Rate {
-            value,
-            kind: RateKind::AllFailures,
-            terminal: task.nfailed + task.nfinished,
-        }),
-    }
+    let (value, kind) = match (task.computed_finalfailurerate, task.computed_failurerate) {
+        (Some(value), _) => (value, RateKind::Final),
+        (None, Some(value)) => (value, RateKind::AllFailures),
+        (None, None) => return None,
+    };
+    Some(Rate {
+        value,
+        kind,
+        terminal: task.nfailed + task.nfinished,
+        failed: match kind {
+            RateKind::Final => task.nfinalfailed.unwrap_or(0),
+            RateKind::AllFailures => task.nfailed,
+        },
+    })
 }
 
 #[cfg(test)]
@@ -277,13 +328,15 @@ mod tests {
         }))
         .expect("parses");
         assert_eq!((t.jeditaskid, t.nfinished, t.nfailed), (35981, 10, 0));
+        assert_eq!(t.taskname.as_deref(), Some("t"));
+        assert_eq!((t.site, t.failurerate), (None, Value::Null));
         assert_eq!(t.computed_finalfailurerate, Some(0.25));
         assert!(Task::from_json(&json!({"taskname": "no id"})).is_err());
         assert!(Task::from_json(&json!([1])).is_err());
     }
 
     #[test]
-    fn rate_prefers_final_and_falls_back_only_on_old_servers() {
+    fn rate_falls_back_per_task_and_counts_terminal_jobs_either_way() {
         let mut t = Task::from_json(&json!({"jeditaskid": 1, "nfinished": 90, "nfailed": 30,
             "nfinalfailed": 10, "computed_finalfailurerate": 0.1, "computed_failurerate": 0.25}))
         .expect("task");
@@ -292,22 +345,31 @@ mod tests {
             Some(Rate {
                 value: 0.1,
                 kind: RateKind::Final,
-                terminal: 100
+                terminal: 120,
+                failed: 10,
             })
         );
-        // A new server with no terminal jobs yet: no rate, no fallback.
+        // A new server whose final rate is null for this task: the
+        // all-failures rate judges it, over failed job records.
         t.computed_finalfailurerate = None;
-        assert_eq!(failure_rate(&t), None);
-        // An old server: no final fields at all.
-        t.nfinalfailed = None;
         assert_eq!(
             failure_rate(&t),
             Some(Rate {
                 value: 0.25,
                 kind: RateKind::AllFailures,
-                terminal: 120
+                terminal: 120,
+                failed: 30,
             })
         );
+        // An old server: no final fields at all; the same.
+        t.nfinalfailed = None;
+        assert_eq!(
+            failure_rate(&t).map(|r| r.kind),
+            Some(RateKind::AllFailures)
+        );
+        // Neither rate: nothing to judge.
+        t.computed_failurerate = None;
+        assert_eq!(failure_rate(&t), None);
     }
 
     #[test]

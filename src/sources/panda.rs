@@ -30,8 +30,12 @@ pub(crate) enum PandaError {
     Connect(String),
     #[error("no answer within {0:?}")]
     Timeout(Duration),
-    #[error("HTTP {status}: {body}")]
-    Status { status: u16, body: String },
+    #[error("HTTP {status} {reason}: {body}")]
+    Status {
+        status: u16,
+        reason: &'static str,
+        body: String,
+    },
     #[error("the body is not JSON ({error}): {body}")]
     NotJson { error: String, body: String },
     #[error("{0}")]
@@ -62,6 +66,16 @@ impl PandaError {
         let source_name = url.to_owned();
         let message = self.to_string();
         match self {
+            PandaError::Status {
+                status,
+                reason,
+                body,
+            } => DetectError::HttpStatus {
+                status,
+                reason: reason.to_owned(),
+                url: source_name,
+                excerpt: body,
+            },
             PandaError::NotJson { .. } => DetectError::BadResponse {
                 source_name,
                 message,
@@ -174,6 +188,7 @@ impl PandaClient {
         if !status.is_success() {
             return Err(PandaError::Status {
                 status: status.as_u16(),
+                reason: status.canonical_reason().unwrap_or(""),
                 body: preview(&body),
             });
         }

@@ -141,12 +141,13 @@ async fn failure_rate_over_pages_with_threshold_and_noise_floor() {
     let t = evs.iter().find(|e| e.key() == "task:1001").expect("1001");
     assert_eq!(t.data["rate"], 0.10);
     assert_eq!(t.data["rate_field"], "computed_finalfailurerate");
+    assert_eq!(t.data["rate_kind"], "final-failure");
     assert_eq!(t.data["threshold"], 0.03);
     assert_eq!(t.data["username"], "Sakib Rahman");
     assert_eq!(t.data["site"], "BNL_PROD");
     assert_eq!(
         t.title,
-        "task 1001 (running) failure rate 10.0% — user.sakib.campaign-1001.sim"
+        "task 1001 (running) final-failure rate 10.0% — user.sakib.campaign-1001.sim"
     );
     assert!(
         t.content
@@ -156,7 +157,7 @@ async fn failure_rate_over_pages_with_threshold_and_noise_floor() {
     );
     assert!(
         t.content
-            .contains("Jobs:      5 failed, 45 finished, 4 active"),
+            .contains("Jobs: nfailed=15  nfinished=45  nactive=4"),
         "{}",
         t.content
     );
@@ -200,6 +201,7 @@ async fn older_servers_fall_back_to_the_all_failures_rate() {
     let evs = active(&client, "alarm_old_server").await;
     assert_eq!(keys(&evs), ["task:2001"]);
     assert_eq!(evs[0].data["rate_field"], "computed_failurerate");
+    assert_eq!(evs[0].data["rate_kind"], "all-failures-fallback");
 }
 
 #[tokio::test]
@@ -299,12 +301,12 @@ async fn faults_fail_the_alarm_clear_nothing_and_recover() {
         (
             "500",
             ResponseTemplate::new(500).set_body_string("Internal Server Error: database is down"),
-            "HTTP 500: Internal Server Error",
+            "HTTP 500 Internal Server Error from http://",
         ),
         (
             "404",
             ResponseTemplate::new(404).set_body_string("<html>Not Found</html>"),
-            "HTTP 404",
+            "HTTP 404 Not Found from http://",
         ),
         (
             "timeout",
@@ -410,6 +412,16 @@ async fn faults_fail_the_alarm_clear_nothing_and_recover() {
             .unwrap_or_default()
             .to_owned();
         assert!(message.contains(expect), "{name}: {message}");
+        if name == "500" {
+            // Issue 9.6: status, reason phrase, URL and body excerpt.
+            let url = format!("{}{TASKS}?days=1&status=running&limit=200", server.uri());
+            assert!(
+                message.contains(&format!(
+                    "HTTP 500 Internal Server Error from {url}: Internal Server Error: database is down"
+                )),
+                "{message}"
+            );
+        }
 
         good().await;
         let s = tick(&config, false).await;
@@ -418,6 +430,186 @@ async fn faults_fail_the_alarm_clear_nothing_and_recover() {
             (0, 0, 0),
             "{name}: recovery {s:?}"
         );
+    }
+}
+
+/// A task with every count given; `final_rate` and `all_rate` may be null.
+#[allow(clippy::too_many_arguments)]
+fn counted_task(
+    id: i64,
+    final_rate: Option<f64>,
+    all_rate: Option<f64>,
+    nfinalfailed: u64,
+    nfailed: u64,
+    nfinished: u64,
+) -> Value {
+    let mut t = task(id, "running", final_rate, nfinalfailed, nfinished);
+    let map = t.as_object_mut().expect("object");
+    map.insert("nfailed".into(), json!(nfailed));
+    map.insert("computed_failurerate".into(), json!(all_rate));
+    t
+}
+
+/// Issue 9.1: each task judged as the old engine's failure_rate.py judges
+/// it — per-task fallback to the all-failures rate when the final rate is
+/// null, and the noise floor on `nfailed + nfinished` under both rates.
+#[tokio::test]
+async fn issue_9_each_task_is_judged_as_the_old_engine_judges_it() {
+    let server = MockServer::start().await;
+    let mut old_server_task = counted_task(110, None, Some(0.5), 0, 6, 6);
+    let map = old_server_task.as_object_mut().expect("object");
+    map.remove("nfinalfailed");
+    map.remove("computed_finalfailurerate");
+    let population = vec![
+        // Final rate, plenty of jobs: fires.
+        counted_task(101, Some(0.10), Some(0.25), 5, 15, 45),
+        // Final rate null, all-failures rate 1.0, 9 failed attempts, none finished: fires on the fallback.
+        counted_task(102, None, Some(1.0), 0, 9, 0),
+        // Fallback under the noise floor (2 + 2 < 5): skipped.
+        counted_task(103, None, Some(0.5), 0, 2, 2),
+        // Final rate 0.5 over 1 file + 1 finished, but 4 failed job records: 4 + 1 >= 5, fires.
+        counted_task(104, Some(0.5), Some(0.8), 1, 4, 1),
+        // Final rate under the noise floor (1 + 3 < 5): skipped.
+        counted_task(105, Some(0.5), Some(0.5), 1, 1, 3),
+        // The final rate is below the threshold; the higher all-failures rate is not consulted.
+        counted_task(106, Some(0.02), Some(0.9), 1, 20, 49),
+        // Neither rate: nothing to judge.
+        counted_task(107, None, None, 0, 0, 0),
+        // Fallback below the threshold: skipped.
+        counted_task(108, None, Some(0.02), 0, 1, 49),
+        // Final rate exactly at the threshold, noise floor exactly met: fires.
+        counted_task(109, Some(0.03), Some(0.03), 1, 2, 3),
+        // A server without the final fields at all: fallback, fires.
+        old_server_task,
+    ];
+    serve(&server, "running", None, page(population, None)).await;
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(
+        &client,
+        "alarm_population",
+        "",
+        failure_rate_alarm(
+            json!({"threshold": 0.03, "statuses": ["running"], "min_terminal_jobs": 5}),
+        ),
+    )
+    .await;
+    let s = tick(&db.config_with(&engine_toml(&server)), false).await;
+    assert_eq!(s.alarms_errored, 0, "{s:?}");
+    let evs = active(&client, "alarm_population").await;
+    assert_eq!(
+        keys(&evs),
+        ["task:101", "task:102", "task:104", "task:109", "task:110"]
+    );
+    let kind = |key: &str| {
+        let e = evs.iter().find(|e| e.key() == key).expect("event");
+        (
+            e.data["rate_kind"].as_str().unwrap_or_default().to_owned(),
+            e.data["metric"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    assert_eq!(kind("task:101"), ("final-failure".into(), "10.0%".into()));
+    assert_eq!(
+        kind("task:102"),
+        ("all-failures-fallback".into(), "100.0%".into())
+    );
+    assert_eq!(kind("task:104"), ("final-failure".into(), "50.0%".into()));
+    assert_eq!(kind("task:109"), ("final-failure".into(), "3.0%".into()));
+    assert_eq!(
+        kind("task:110"),
+        ("all-failures-fallback".into(), "50.0%".into())
+    );
+    let fallback = evs.iter().find(|e| e.key() == "task:102").expect("102");
+    assert_eq!(
+        fallback.title,
+        "task 102 (running) failure rate (fallback — swf-monitor stale) 100.0% — user.sakib.campaign-102.sim"
+    );
+    // Under the fallback the failures counted are the failed job records.
+    assert_eq!(fallback.data["nfinalfailed"], 9);
+}
+
+/// Issue 9.2: one PanDA event row, field by field, in the format the old
+/// engine's failure_rate.py and run.py write (title = subject, content =
+/// description + separator + body, the data keys it writes).
+#[tokio::test]
+async fn issue_9_a_panda_event_row_reads_as_the_old_engine_writes_it() {
+    let server = MockServer::start().await;
+    let mut t = counted_task(35981, Some(0.125), Some(0.3), 3, 9, 21);
+    let map = t.as_object_mut().expect("object");
+    map.insert("nfilesfinished".into(), json!(21));
+    map.insert("nretries".into(), json!(6));
+    map.insert("failurerate".into(), json!(0.25));
+    serve(&server, "running", None, page(vec![t], None)).await;
+    let db = TestDb::new();
+    let client = db.client().await;
+    let alarm_id = insert_alarm(
+        &client,
+        "alarm_panda_failure_rate_sakib",
+        "Alert on PanDA tasks owned by Sakib Rahman.\n",
+        json!({"recipients": ["ops@test.example"],
+               "params": {"threshold": 0.03, "since_days": 2, "statuses": ["running"]}}),
+    )
+    .await;
+    let s = tick(&db.config_with(&engine_toml(&server)), true).await;
+    assert_eq!(s.alarms_errored, 0, "{s:?}");
+    let evs = active(&client, "alarm_panda_failure_rate_sakib").await;
+    assert_eq!(evs.len(), 1);
+    let e = &evs[0];
+    let subject = "task 35981 (running) final-failure rate 12.5% — user.sakib.campaign-35981.sim";
+    assert_eq!(e.title, subject);
+    let expected_body = [
+        "PanDA task 35981 — user.sakib.campaign-35981.sim",
+        "Status:      running",
+        "Owner:       Sakib Rahman",
+        "Site:        BNL_PROD",
+        "",
+        "final-failure rate: 12.5%  (threshold 3.0%)",
+        "Input files: retry-exhausted failed=3  finished=21",
+        "Jobs: nfailed=9  nfinished=21  nactive=4",
+        "(final failures = input files that exhausted all retries, JEDI file-level accounting;",
+        " a job that failed then succeeded on retry does not count)",
+        "Since: last 2 day(s)",
+        "JEDI native failurerate: 0.25 (computed is the operative signal)",
+        "",
+        "Task page: https://monitor.test/tasks/35981/",
+        "",
+    ]
+    .join("\n");
+    assert_eq!(
+        e.content,
+        format!("Alert on PanDA tasks owned by Sakib Rahman.\n\n---\n\n{expected_body}")
+    );
+    let expected = json!({
+        "entry_id": "event_panda_failure_rate_sakib",
+        "dedupe_key": "task:35981",
+        "subject": subject,
+        "recipients": ["ops@test.example"],
+        "alarm_config_id": alarm_id,
+        "clear_time": null,
+        "metric": "12.5%",
+        "rate_kind": "final-failure",
+        "jeditaskid": 35981,
+        "taskname": "user.sakib.campaign-35981.sim",
+        "status": "running",
+        "username": "Sakib Rahman",
+        "site": "BNL_PROD",
+        "computed_failurerate": 0.3,
+        "computed_finalfailurerate": 0.125,
+        "native_failurerate": 0.25,
+        "nactive": 4,
+        "nfinished": 21,
+        "nfailed": 9,
+        "nfinalfailed": 3,
+        "nfilesfinished": 21,
+        "nretries": 6,
+        "threshold": 0.03,
+        "since_days": 2,
+    });
+    for (key, value) in expected.as_object().expect("object") {
+        assert_eq!(&e.data[key], value, "data.{key}");
+    }
+    for key in ["fire_time", "last_seen"] {
+        assert!(e.data[key].is_f64(), "data.{key} is a time");
     }
 }
 
@@ -602,7 +794,7 @@ async fn database_detectors_against_real_tables() {
     assert_eq!(keys(&active(&client, "alarm_epoch").await), ["marks:stale"]);
     assert_eq!(
         keys(&active(&client, "alarm_fetches").await),
-        ["payload_fetch:rate"]
+        ["payload_fetch_rate"]
     );
 
     // A fresh success clears the catalog alarm.
