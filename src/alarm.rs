@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use crate::recipients::split_tokens;
 use crate::reconcile::Policy;
-use crate::store::alarms::AlarmRow;
+use crate::store::{alarms::AlarmRow, keys};
 
 /// One runnable alarm.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,7 +41,7 @@ pub(crate) struct Alarm {
 impl Alarm {
     /// `event_<name>`: the `entry_id` shared by all of this alarm's events.
     pub fn event_entry_id(&self) -> String {
-        format!("event_{}", self.name())
+        keys::event_entry_id(&self.entry_id)
     }
 
     /// What the row says about emailing, in reconcile's terms.
@@ -52,13 +52,6 @@ impl Alarm {
             hold: self.notify_after_minutes * 60.0,
             notify_on_clear: self.notify_on_clear,
         }
-    }
-
-    /// `<name>` of `alarm_<name>`.
-    pub fn name(&self) -> &str {
-        self.entry_id
-            .strip_prefix("alarm_")
-            .unwrap_or(&self.entry_id)
     }
 
     /// Validates a stored row.

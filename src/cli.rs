@@ -4,9 +4,9 @@
 
 use std::{ffi::OsString, path::PathBuf, process::ExitCode};
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-use crate::{commands, config::Config};
+use crate::{commands, commands::alarm::AlarmAction, config::Config, logging::LogFormat};
 
 /// A Postgres-backed polling alarm engine: run it from cron every five minutes.
 ///
@@ -27,15 +27,6 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Log line formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 /// The subcommands.
@@ -80,93 +71,6 @@ pub enum Command {
         #[command(subcommand)]
         action: AlarmAction,
     },
-}
-
-/// `swf-alarms alarm …`
-#[derive(Debug, Subcommand)]
-pub enum AlarmAction {
-    /// List every alarm, archived ones included.
-    List,
-    /// Print one alarm row as JSON.
-    Show {
-        /// The alarm's entry_id.
-        entry_id: String,
-    },
-    /// Create an alarm (params are checked against the detector first).
-    Create {
-        /// The new alarm's entry_id: `alarm_<name>`.
-        entry_id: String,
-        /// Its settings.
-        #[command(flatten)]
-        fields: AlarmFields,
-        /// Create it with email off.
-        #[arg(long)]
-        disabled: bool,
-    },
-    /// Change an alarm; the old row is kept as a version first.
-    Update {
-        /// The alarm's entry_id.
-        entry_id: String,
-        /// What to change.
-        #[command(flatten)]
-        fields: AlarmFields,
-        /// Who changes it (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-    },
-    /// Turn an alarm's email on.
-    Enable {
-        /// The alarm's entry_id.
-        entry_id: String,
-        /// Who changes it (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-    },
-    /// Turn an alarm's email off (it still runs and records events).
-    Disable {
-        /// The alarm's entry_id.
-        entry_id: String,
-        /// Who changes it (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-    },
-    /// Stop running an alarm altogether.
-    Archive {
-        /// The alarm's entry_id.
-        entry_id: String,
-        /// Who changes it (default: $USER).
-        #[arg(long)]
-        by: Option<String>,
-    },
-}
-
-/// The settings `alarm create` and `alarm update` can set.
-#[derive(Debug, Args)]
-pub struct AlarmFields {
-    /// Detector name (see `swf-alarms detectors`).
-    #[arg(long)]
-    pub detector: Option<String>,
-    /// The detector's params, as a JSON object.
-    #[arg(long, value_name = "JSON")]
-    pub params: Option<String>,
-    /// Recipients: addresses and @teams, separated by commas or spaces.
-    #[arg(long)]
-    pub recipients: Option<String>,
-    /// The description heading every email.
-    #[arg(long)]
-    pub description: Option<String>,
-    /// The row's title.
-    #[arg(long)]
-    pub title: Option<String>,
-    /// Severity copied into events (default warning).
-    #[arg(long)]
-    pub severity: Option<String>,
-    /// Re-send still-firing events after this many hours (0 = never).
-    #[arg(long, value_name = "HOURS")]
-    pub window_hours: Option<f64>,
-    /// Hold new events out of email this many minutes.
-    #[arg(long, value_name = "MINUTES")]
-    pub notify_after_minutes: Option<f64>,
 }
 
 /// Arguments as given, with `swf-alarms-run …` (the old engine's
@@ -216,6 +120,9 @@ pub fn main() -> ExitCode {
         eprintln!("swf-alarms: configuration error: {error}");
         return ExitCode::from(2);
     }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -249,17 +156,6 @@ fn report(result: anyhow::Result<ExitCode>) -> ExitCode {
             tracing::error!("{error:#}");
             eprintln!("swf-alarms: {error:#}");
             ExitCode::from(2)
-        }
-    }
-}
-
-/// Writes one line of output; see the `say!` macro.
-pub(crate) fn emit(line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    if let Err(error) = writeln!(out, "{line}") {
-        if error.kind() == std::io::ErrorKind::BrokenPipe {
-            std::process::exit(0);
         }
     }
 }

@@ -219,6 +219,8 @@ pub struct Config {
     pub db: DbConfig,
     /// Mail settings.
     pub email: EmailConfig,
+    /// Keys that are accepted but do nothing, for the log once it is up.
+    pub warnings: Vec<String>,
 }
 
 /// Validated `[engine]`.
@@ -361,23 +363,41 @@ impl Config {
             path: path.to_owned(),
             source,
         })?;
-        Config::from_toml(path, &text, &|name| std::env::var(name).ok())
+        let env = |name: &str| std::env::var(name).ok();
+        let host = Host {
+            env: &env,
+            legacy_env_path: Some(Path::new(LEGACY_ENV_PATH)),
+        };
+        Config::parse(path, &text, &host)
     }
 
-    /// Parses and validates TOML text; `env` looks up environment variables.
+    /// Parses and validates TOML text. `env` looks up environment
+    /// variables (`HOME` for `~/` too); no file outside the text is
+    /// consulted unless the text names it (the old engine's default
+    /// dotenv file is left to [`Config::load`]).
     pub fn from_toml(
         path: &Path,
         text: &str,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        let host = Host {
+            env,
+            legacy_env_path: None,
+        };
+        Config::parse(path, text, &host)
+    }
+
+    fn parse(path: &Path, text: &str, host: &Host<'_>) -> Result<Config, ConfigError> {
         let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
+        let warnings = ignored_keys(&raw);
         Ok(Config {
-            engine: engine(raw.engine)?,
-            db: db(raw.db, env)?,
-            email: email(raw.email, env)?,
+            engine: engine(raw.engine, host)?,
+            db: db(raw.db, host)?,
+            email: email(raw.email, host.env)?,
+            warnings,
         })
     }
 }
@@ -393,14 +413,45 @@ fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, Conf
     Ok(Duration::from_secs_f64(v))
 }
 
-fn expand_home(path: &str) -> PathBuf {
-    match (path.strip_prefix("~/"), std::env::var_os("HOME")) {
+/// Keys of the first engine that are accepted, so its file still loads,
+/// and do nothing; each gets a warning.
+fn ignored_keys(raw: &RawConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    if raw.checks.is_some() {
+        out.push(
+            "checks: ignored; alarms are rows of the database now (see `swf-alarms alarm list`)"
+                .to_owned(),
+        );
+    }
+    if raw.engine.state_db.is_some() {
+        out.push("engine.state_db: ignored; the engine keeps its state in Postgres".to_owned());
+    }
+    out
+}
+
+/// What a config may read of the machine besides its own text.
+struct Host<'a> {
+    /// Environment variables.
+    env: &'a dyn Fn(&str) -> Option<String>,
+    /// The old engine's dotenv file, read when `db.env_path` is not set
+    /// and it exists.
+    legacy_env_path: Option<&'a Path>,
+}
+
+impl Host<'_> {
+    fn expand_home(&self, path: &str) -> PathBuf {
+        expand_home(path, (self.env)("HOME"))
+    }
+}
+
+fn expand_home(path: &str, home: Option<String>) -> PathBuf {
+    match (path.strip_prefix("~/"), home) {
         (Some(rest), Some(home)) => PathBuf::from(home).join(rest),
         _ => PathBuf::from(path),
     }
 }
 
-fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
+fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> {
     let heartbeat = heartbeat(&raw)?;
     let base = raw.service_base_url.or(raw.swf_remote_base_url);
     let service_base_url = match base {
@@ -443,9 +494,9 @@ fn engine(raw: RawEngine) -> Result<EngineConfig, ConfigError> {
         panda_task_url: raw
             .panda_task_url
             .unwrap_or_else(|| DEFAULT_TASK_URL.to_owned()),
-        ops_snapshot_dir: raw.ops_snapshot_dir.as_deref().map(expand_home),
-        metrics_textfile: raw.metrics_textfile.as_deref().map(expand_home),
-        log_path: raw.log_path.as_deref().map(expand_home),
+        ops_snapshot_dir: raw.ops_snapshot_dir.as_deref().map(|p| host.expand_home(p)),
+        metrics_textfile: raw.metrics_textfile.as_deref().map(|p| host.expand_home(p)),
+        log_path: raw.log_path.as_deref().map(|p| host.expand_home(p)),
         alarm_timeout: seconds("engine.alarm_timeout", raw.alarm_timeout, 120.0)?,
         concurrency,
         tick_timeout,
@@ -587,7 +638,8 @@ impl SessionLimits {
     }
 }
 
-fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, ConfigError> {
+fn db(raw: RawDb, host: &Host<'_>) -> Result<DbConfig, ConfigError> {
+    let env = host.env;
     let over = |key: &str| env(&format!("{DB_ENV_PREFIX}{}", key.to_uppercase()));
     let limits = SessionLimits::from_raw(&raw)?;
     let pool_timeout = seconds("db.pool_timeout", raw.pool_timeout, 30.0)?;
@@ -608,11 +660,11 @@ fn db(raw: RawDb, env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig, Conf
     }
 
     let file: Vec<(String, String)> = match &raw.env_path {
-        Some(p) => dotenv("db.env_path", &expand_home(&p.to_string_lossy()))?,
-        None if Path::new(LEGACY_ENV_PATH).exists() => {
-            dotenv("db.env_path", Path::new(LEGACY_ENV_PATH))?
-        }
-        None => Vec::new(),
+        Some(p) => dotenv("db.env_path", &host.expand_home(&p.to_string_lossy()))?,
+        None => match host.legacy_env_path.filter(|p| p.exists()) {
+            Some(legacy) => dotenv("db.env_path", legacy)?,
+            None => Vec::new(),
+        },
     };
     let from_file = |k: &str| {
         file.iter()
@@ -777,6 +829,18 @@ mod tests {
         assert_eq!(c.engine.alarm_timeout, Duration::from_secs(120));
         assert_eq!(c.engine.concurrency, 4);
         assert_eq!(c.db.target(), "admin@localhost:5432/swfdb");
+    }
+
+    #[test]
+    fn keys_that_do_nothing_are_accepted_with_a_warning() {
+        assert!(parse(MINIMAL).expect("valid").warnings.is_empty());
+        let c = parse(&format!(
+            "[engine]\nstate_db = \"/x.sqlite\"\n[checks.failure_rate]\nthreshold = 1\n{MINIMAL}"
+        ))
+        .expect("valid");
+        assert_eq!(c.warnings.len(), 2, "{:?}", c.warnings);
+        assert!(c.warnings[0].starts_with("checks: ignored"));
+        assert!(c.warnings[1].starts_with("engine.state_db: ignored"));
     }
 
     #[test]
@@ -979,55 +1043,78 @@ mod tests {
         let value: toml::Table = toml::from_str(&uncommented).expect("uncommented example is TOML");
         let raw: RawConfig = toml::from_str(&uncommented).expect("every documented key is known");
         assert!(raw.db.dsn.is_some() && raw.email.is_some());
-        let documented =
-            |table: &str, key: &str| value.get(table).and_then(|t| t.get(key)).is_some();
-        for key in [
-            "service_base_url",
-            "request_timeout",
-            "log_path",
-            "alarm_timeout",
-            "concurrency",
-            "tick_timeout",
-            "stuck_after",
-            "heartbeat_url",
-            "heartbeat_fail_url",
-            "heartbeat_method",
-            "heartbeat_timeout",
-        ] {
-            assert!(documented("engine", key), "engine.{key}");
+        // A key is documented by a line of its own, or (an old name kept
+        // as an alias) by `key` in backticks in a comment of its table.
+        let mentioned = |table: &str, key: &str| {
+            let header = format!("[{table}]");
+            example
+                .lines()
+                .skip_while(|l| l.trim() != header)
+                .skip(1)
+                .take_while(|l| !l.starts_with('['))
+                .any(|l| l.starts_with('#') && l.contains(&format!("`{key}`")))
+        };
+        let documented = |table: &str, key: &str| {
+            value.get(table).and_then(|t| t.get(key)).is_some() || mentioned(table, key)
+        };
+        // The keys the structs know, read off serde's own field lists, so
+        // a key added to a struct must be documented here to pass.
+        let tables = [
+            ("engine", fields_of::<RawEngine>()),
+            ("db", fields_of::<RawDb>()),
+            ("email", fields_of::<RawEmail>()),
+        ];
+        let mut missing: Vec<String> = fields_of::<RawConfig>()
+            .into_iter()
+            .filter(|key| !example.contains(&format!("[{key}]")))
+            .map(str::to_owned)
+            .collect();
+        for (table, keys) in &tables {
+            assert!(!keys.is_empty(), "no fields found for [{table}]");
+            for key in keys {
+                if !documented(table, key) {
+                    missing.push(format!("{table}.{key}"));
+                }
+            }
         }
-        for key in [
-            "dsn",
-            "host",
-            "port",
-            "name",
-            "user",
-            "password",
-            "env_path",
-            "connect_timeout",
-            "statement_timeout",
-            "lock_timeout",
-            "idle_in_transaction_timeout",
-            "keepalives_idle",
-            "pool_timeout",
-        ] {
-            assert!(documented("db", key), "db.{key}");
+        assert!(missing.is_empty(), "undocumented keys: {missing:?}");
+    }
+
+    /// The field names serde knows for `T`: the list a derived
+    /// `Deserialize` hands to `deserialize_struct`.
+    fn fields_of<T: serde::de::DeserializeOwned>() -> Vec<&'static str> {
+        use serde::de::{self, Visitor};
+
+        #[derive(Default)]
+        struct Lister(std::cell::RefCell<Vec<&'static str>>);
+
+        impl<'de> de::Deserializer<'de> for &Lister {
+            type Error = de::value::Error;
+
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(de::Error::custom("not a struct"))
+            }
+
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                self.0.borrow_mut().extend(fields);
+                Err(de::Error::custom("fields listed"))
+            }
+
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+                bytes byte_buf option unit unit_struct newtype_struct seq tuple
+                tuple_struct map enum identifier ignored_any
+            }
         }
-        for key in [
-            "provider",
-            "from",
-            "smtp_timeout",
-            "smtp_host",
-            "smtp_port",
-            "smtp_tls",
-            "smtp_username",
-            "smtp_password_env",
-            "smtp_password_file",
-            "region",
-            "endpoint_url",
-        ] {
-            assert!(documented("email", key), "email.{key}");
-        }
+
+        let lister = Lister::default();
+        let _ = T::deserialize(&lister);
+        lister.0.into_inner()
     }
 
     #[test]

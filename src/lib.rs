@@ -20,7 +20,7 @@
 /// quietly with success instead of panicking on the broken pipe.
 macro_rules! say {
     ($($arg:tt)*) => {
-        $crate::cli::emit(&format!($($arg)*))
+        $crate::output::emit(&format!($($arg)*))
     };
 }
 
@@ -37,6 +37,7 @@ pub(crate) mod heartbeat;
 mod logging;
 pub(crate) mod metrics;
 pub(crate) mod notify;
+mod output;
 pub(crate) mod recipients;
 pub(crate) mod reconcile;
 pub(crate) mod schema;

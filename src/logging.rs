@@ -3,9 +3,17 @@
 
 use std::{fs::OpenOptions, path::Path, sync::Arc};
 
+use clap::ValueEnum;
 use tracing_subscriber::{fmt::writer::MakeWriterExt, EnvFilter};
 
-use crate::cli::LogFormat;
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
 
 /// Installs the global subscriber. `RUST_LOG` overrides the level.
 pub(crate) fn init(

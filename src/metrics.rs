@@ -1,8 +1,11 @@
-//! The Prometheus textfile: after every tick, the tick's numbers in the
-//! text exposition format, for node_exporter's textfile collector.
+//! The Prometheus textfile: after every run, what the tick did in the text
+//! exposition format, for node_exporter's textfile collector.
 //!
-//! The file is replaced atomically (written beside it, then renamed), so
-//! the collector never reads half a file.
+//! Written by `swf-alarms run` after the tick returns, whatever became of
+//! it: a tick that ran, one locked out by another (or stuck) session, and
+//! one that could not start all refresh the file, so a scrape always says
+//! when the engine last tried. The file is replaced atomically (written
+//! beside it, then renamed), so the collector never reads half a file.
 
 use std::{
     fmt::Write as _,
@@ -13,6 +16,18 @@ use std::{
 use crate::tick::TickSummary;
 
 const LAST_SUCCESS: &str = "swf_alarms_last_success_timestamp_seconds";
+const LAST_TICK: &str = "swf_alarms_last_tick_timestamp_seconds";
+
+/// What became of one `run`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Attempt<'a> {
+    /// The tick ran (some alarms may have failed).
+    Ran(&'a TickSummary),
+    /// Another session holds the tick lock; `stuck` past `engine.stuck_after`.
+    LockedOut { stuck: bool },
+    /// Nothing was done: database unreachable, migrations pending, …
+    DidNotRun,
+}
 
 /// Escapes a label value per the exposition format.
 fn label(value: &str) -> String {
@@ -22,16 +37,28 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// The previous file's last-success time, carried over a failed tick.
-fn previous_success(path: &Path) -> Option<f64> {
-    std::fs::read_to_string(path)
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix(LAST_SUCCESS)?.trim().parse().ok())
+/// A value of the previous file, carried over a run that did not renew it.
+fn previous(path: &Path, metric: &str) -> Option<f64> {
+    std::fs::read_to_string(path).ok()?.lines().find_map(|l| {
+        l.strip_prefix(metric)?
+            .strip_prefix(' ')?
+            .trim()
+            .parse()
+            .ok()
+    })
 }
 
-/// The exposition text for one tick.
-pub(crate) fn render(summary: &TickSummary, finished_at: f64, last_success: Option<f64>) -> String {
+/// Times carried from one file to the next.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Carried {
+    /// When the last tick that ran finished.
+    pub last_tick: Option<f64>,
+    /// When the last tick in which every alarm ran finished.
+    pub last_success: Option<f64>,
+}
+
+/// The exposition text for one run, finished at `now`.
+pub(crate) fn render(attempt: Attempt<'_>, now: f64, carried: Carried) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, value: f64| {
         let _ = writeln!(
@@ -40,22 +67,52 @@ pub(crate) fn render(summary: &TickSummary, finished_at: f64, last_success: Opti
         );
     };
     gauge(
-        "swf_alarms_tick_duration_seconds",
-        "Wall time of the last tick.",
-        summary.duration.as_secs_f64(),
+        "swf_alarms_last_attempt_timestamp_seconds",
+        "When `swf-alarms run` last finished, whatever the outcome (Unix seconds).",
+        now,
+    );
+    let (ran, locked_out, stuck) = match attempt {
+        Attempt::Ran(_) => (1.0, 0.0, 0.0),
+        Attempt::LockedOut { stuck } => (0.0, 1.0, f64::from(u8::from(stuck))),
+        Attempt::DidNotRun => (0.0, 0.0, 0.0),
+    };
+    gauge(
+        "swf_alarms_last_attempt_ran",
+        "1 when the last run ticked; 0 when it was locked out or could not start.",
+        ran,
     );
     gauge(
-        "swf_alarms_last_tick_timestamp_seconds",
-        "When the last tick finished (Unix seconds).",
-        finished_at,
+        "swf_alarms_last_attempt_locked_out",
+        "1 when the last run found another session holding the tick lock.",
+        locked_out,
     );
-    if let Some(t) = last_success {
+    gauge(
+        "swf_alarms_tick_stuck",
+        "1 when the tick lock has been held longer than engine.stuck_after.",
+        stuck,
+    );
+    if let Some(t) = carried.last_tick {
+        gauge(
+            LAST_TICK,
+            "When the last tick that ran finished (Unix seconds).",
+            t,
+        );
+    }
+    if let Some(t) = carried.last_success {
         gauge(
             LAST_SUCCESS,
             "When the last tick in which every alarm ran finished (Unix seconds).",
             t,
         );
     }
+    let Attempt::Ran(summary) = attempt else {
+        return out;
+    };
+    gauge(
+        "swf_alarms_tick_duration_seconds",
+        "Wall time of the last tick.",
+        summary.duration.as_secs_f64(),
+    );
     gauge(
         "swf_alarms_alarms_run",
         "Alarms whose detector ran in the last tick.",
@@ -131,14 +188,19 @@ pub(crate) fn render(summary: &TickSummary, finished_at: f64, last_success: Opti
     out
 }
 
-/// Writes the textfile for this tick, replacing the old one atomically.
-pub(crate) fn write(path: &Path, summary: &TickSummary, finished_at: f64) -> std::io::Result<()> {
-    let last_success = if !summary.failed() {
-        Some(finished_at)
-    } else {
-        previous_success(path)
+/// Writes the textfile for this run, replacing the old one atomically.
+pub(crate) fn write(path: &Path, attempt: Attempt<'_>, now: f64) -> std::io::Result<()> {
+    let mut carried = Carried {
+        last_tick: previous(path, LAST_TICK),
+        last_success: previous(path, LAST_SUCCESS),
     };
-    let text = render(summary, finished_at, last_success);
+    if let Attempt::Ran(summary) = attempt {
+        carried.last_tick = Some(now);
+        if !summary.failed() {
+            carried.last_success = Some(now);
+        }
+    }
+    let text = render(attempt, now, carried);
     let mut tmp = PathBuf::from(path);
     tmp.set_file_name(format!(
         ".{}.{}.tmp",
@@ -170,7 +232,11 @@ mod tests {
             consecutive_failures: vec![("alarm_a".into(), 0), ("alarm_b".into(), 4)],
             ..TickSummary::default()
         };
-        let text = render(&summary, 10.0, Some(9.0));
+        let carried = Carried {
+            last_tick: Some(10.0),
+            last_success: Some(9.0),
+        };
+        let text = render(Attempt::Ran(&summary), 10.0, carried);
         assert!(
             text.contains("swf_alarms_active_events{alarm=\"alarm_\\\"x\\\"\\n\"} 3"),
             "{text}"
@@ -179,5 +245,33 @@ mod tests {
         assert!(text.contains("swf_alarms_alarm_failing{alarm=\"alarm_a\"} 0\n"));
         assert!(text.contains("swf_alarms_alarm_failing{alarm=\"alarm_b\"} 1\n"));
         assert!(text.contains("swf_alarms_alarm_consecutive_failures{alarm=\"alarm_b\"} 4\n"));
+        let mut typed = std::collections::HashSet::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                typed.insert(rest.split(' ').next().unwrap_or_default().to_owned());
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap_or_default();
+                assert!(typed.contains(name), "{name} has no TYPE line");
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_that_did_not_tick_keeps_the_last_tick_times() {
+        let carried = Carried {
+            last_tick: Some(5.0),
+            last_success: Some(4.0),
+        };
+        let text = render(Attempt::LockedOut { stuck: true }, 10.0, carried);
+        assert!(text.contains("swf_alarms_tick_stuck 1"), "{text}");
+        assert!(
+            text.contains("swf_alarms_last_tick_timestamp_seconds 5"),
+            "{text}"
+        );
+        assert!(
+            text.contains("swf_alarms_last_attempt_timestamp_seconds 10"),
+            "{text}"
+        );
+        assert!(!text.contains("swf_alarms_alarms_run"), "{text}");
     }
 }

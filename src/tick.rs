@@ -291,11 +291,6 @@ async fn run_locked(
         summary.unrecorded = Some(message);
     }
     summary.duration = started.elapsed();
-    if let Some(path) = &config.engine.metrics_textfile {
-        if let Err(error) = crate::metrics::write(path, &summary, finished_at) {
-            tracing::warn!(error = %error, path = %path.display(), "Writing the metrics textfile failed.");
-        }
-    }
     tracing::info!(
         run = %run_id,
         alarms_run = summary.alarms_run,
@@ -334,7 +329,7 @@ fn split_duplicates(rows: Vec<AlarmRow>) -> (Vec<AlarmRow>, Vec<AlarmReport>) {
                     winner: winner.clone(),
                 };
                 tracing::error!(error = %error, "Alarm row did not run.");
-                let mut report = AlarmReport::new(format!("row:{}", row.id));
+                let mut report = AlarmReport::new(keys::row_key(&row.id));
                 report.fail(error.to_string());
                 failed.push(report);
             }
@@ -420,13 +415,7 @@ async fn run_alarms(
 /// The key of an alarm in the run record: its `entry_id`, or its row id
 /// when the row has none.
 fn report_key(row: &AlarmRow) -> String {
-    row.data
-        .as_ref()
-        .and_then(|d| d.get(keys::ENTRY_ID))
-        .and_then(Value::as_str)
-        .filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|| format!("row:{}", row.id))
+    keys::alarm_key(&row.id, row.data.as_ref())
 }
 
 /// Why an alarm failed this tick.
@@ -755,7 +744,6 @@ async fn settle(
         return Err(AlarmError::NoRecipients);
     }
     let message = Message {
-        alarm: alarm.entry_id.clone(),
         from: shared.from.clone(),
         to: resolved.addresses.clone(),
         subject: bundle.subject,

@@ -6,16 +6,103 @@
 use std::process::ExitCode;
 
 use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand};
 use serde_json::{json, Map, Value};
 
 use crate::{
     alarm::Alarm,
-    cli::{AlarmAction, AlarmFields},
     config::Config,
     schema,
     store::{self, alarms::AlarmRecord},
     time,
 };
+
+/// `swf-alarms alarm …`
+#[derive(Debug, Subcommand)]
+pub enum AlarmAction {
+    /// List every alarm, archived ones included.
+    List,
+    /// Print one alarm row as JSON.
+    Show {
+        /// The alarm's entry_id.
+        entry_id: String,
+    },
+    /// Create an alarm (params are checked against the detector first).
+    Create {
+        /// The new alarm's entry_id: `alarm_<name>`.
+        entry_id: String,
+        /// Its settings.
+        #[command(flatten)]
+        fields: AlarmFields,
+        /// Create it with email off.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Change an alarm; the old row is kept as a version first.
+    Update {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// What to change.
+        #[command(flatten)]
+        fields: AlarmFields,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Turn an alarm's email on.
+    Enable {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Turn an alarm's email off (it still runs and records events).
+    Disable {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Stop running an alarm altogether.
+    Archive {
+        /// The alarm's entry_id.
+        entry_id: String,
+        /// Who changes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+/// The settings `alarm create` and `alarm update` can set.
+#[derive(Debug, Args)]
+pub struct AlarmFields {
+    /// Detector name (see `swf-alarms detectors`).
+    #[arg(long)]
+    pub detector: Option<String>,
+    /// The detector's params, as a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub params: Option<String>,
+    /// Recipients: addresses and @teams, separated by commas or spaces.
+    #[arg(long)]
+    pub recipients: Option<String>,
+    /// The description heading every email.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// The row's title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Severity copied into events (default warning).
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Re-send still-firing events after this many hours (0 = never).
+    #[arg(long, value_name = "HOURS")]
+    pub window_hours: Option<f64>,
+    /// Hold new events out of email this many minutes.
+    #[arg(long, value_name = "MINUTES")]
+    pub notify_after_minutes: Option<f64>,
+}
 
 fn changed_by(by: &Option<String>) -> String {
     by.clone()

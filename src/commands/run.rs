@@ -1,4 +1,5 @@
-//! `swf-alarms run`: one tick, then the heartbeat ping.
+//! `swf-alarms run`: one tick, then the metrics textfile and the heartbeat
+//! ping, whatever became of the tick.
 
 use std::process::ExitCode;
 
@@ -7,12 +8,26 @@ use anyhow::Context;
 use crate::{
     config::Config,
     heartbeat,
+    metrics::{self, Attempt},
     tick::{run_tick, LockReport, TickOptions, TickOutcome},
+    time,
 };
 
 pub(crate) async fn run(config: &Config, dry_run: bool) -> anyhow::Result<ExitCode> {
     let options = TickOptions { dry_run, now: None };
     let result = run_tick(config, &options).await;
+    if let Some(path) = &config.engine.metrics_textfile {
+        let attempt = match &result {
+            Ok(TickOutcome::Done(summary)) => Attempt::Ran(summary),
+            Ok(TickOutcome::AlreadyRunning(report)) => Attempt::LockedOut {
+                stuck: report.stuck,
+            },
+            Err(_) => Attempt::DidNotRun,
+        };
+        if let Err(error) = metrics::write(path, attempt, time::now()) {
+            tracing::warn!(error = %error, path = %path.display(), "Writing the metrics textfile failed.");
+        }
+    }
     heartbeat::after_tick(config.engine.heartbeat.as_ref(), &result, dry_run).await;
     let outcome =
         result.with_context(|| format!("tick against {} did not run", config.db.target()))?;

@@ -50,7 +50,7 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
                 .strip_prefix("alarm_")
                 .unwrap_or(&entry_id)
                 .to_owned();
-            let summary = summaries.get(&format!("event_{name}"));
+            let summary = summaries.get(&store::keys::event_entry_id(&entry_id));
             json!({
                 "entry_id": entry_id,
                 "enabled": r.data.get("enabled").and_then(Value::as_bool).unwrap_or(true),

@@ -17,8 +17,6 @@ use crate::config::{EmailConfig, Provider};
 /// One email, ready for a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Message {
-    /// The alarm's `entry_id`, for logs.
-    pub alarm: String,
     pub from: String,
     pub to: Vec<String>,
     /// Already safe for a header: see [`header_text`].

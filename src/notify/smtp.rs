@@ -131,7 +131,6 @@ mod tests {
 
     fn message(subject: &str) -> Message {
         Message {
-            alarm: "alarm_x".into(),
             from: "alarms@example.org".into(),
             to: vec!["a@example.org".into(), "b@example.org".into()],
             subject: subject.into(),

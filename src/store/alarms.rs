@@ -106,11 +106,7 @@ pub(crate) struct AlarmRecord {
 impl AlarmRecord {
     /// `data.entry_id`, or the row id when it has none.
     pub(crate) fn entry_id(&self) -> String {
-        self.data
-            .get(keys::ENTRY_ID)
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| format!("row:{}", self.id))
+        keys::alarm_key(&self.id, Some(&self.data))
     }
 
     /// The row as `Alarm::parse` reads it.

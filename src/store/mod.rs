@@ -12,7 +12,7 @@ pub mod migrate;
 pub(crate) mod runs;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::{error::SqlState, NoTls};
+use tokio_postgres::NoTls;
 
 use crate::config::DbConfig;
 
@@ -55,6 +55,30 @@ pub(crate) mod keys {
         RECIPIENTS,
         ALARM_CONFIG_ID,
     ];
+
+    /// `event_<name>` for the alarm `alarm_<name>`: the `entry_id` all of
+    /// its events share.
+    pub fn event_entry_id(alarm_entry_id: &str) -> String {
+        let name = alarm_entry_id
+            .strip_prefix("alarm_")
+            .unwrap_or(alarm_entry_id);
+        format!("event_{name}")
+    }
+
+    /// What an alarm row goes by in the run record, the log and `check`:
+    /// its `data.entry_id` (trimmed), or [`row_key`] when it has none.
+    pub fn alarm_key(id: &str, data: Option<&serde_json::Value>) -> String {
+        data.and_then(|d| d.get(ENTRY_ID))
+            .and_then(serde_json::Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| row_key(id), str::to_owned)
+    }
+
+    /// An alarm row named by its row id (`row:<id>`).
+    pub fn row_key(id: &str) -> String {
+        format!("row:{id}")
+    }
 }
 
 /// A database failure, keeping the driver's error as its source.
@@ -82,18 +106,6 @@ pub enum StoreError {
     /// The schema is not what this engine needs.
     #[error("{0}")]
     Schema(String),
-}
-
-impl StoreError {
-    /// Whether the failure is a unique-index violation (a second active
-    /// event for an entity that already has one).
-    pub fn is_unique_violation(&self) -> bool {
-        let source = match self {
-            StoreError::Query { source, .. } | StoreError::Connect { source, .. } => source,
-            _ => return false,
-        };
-        source.code() == Some(&SqlState::UNIQUE_VIOLATION)
-    }
 }
 
 /// Decodes a `jsonb` column selected as text (`data::text`).

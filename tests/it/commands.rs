@@ -454,6 +454,32 @@ async fn metrics_textfile_parses_and_is_replaced_atomically() {
         .map(|e| e.file_name())
         .collect();
     assert_eq!(leftovers.len(), 1, "no temporary files left: {leftovers:?}");
+    let last_success = gauge(&scrape, "swf_alarms_last_success_timestamp_seconds");
+
+    // A run locked out by another session refreshes the file too: it says
+    // so, and keeps the last tick's times.
+    let holder = db.client().await;
+    holder
+        .query_one("SELECT pg_advisory_lock(8320231405206467181)", &[])
+        .await
+        .expect("take the tick lock");
+    let out = swf(Some(&config), &["run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let scrape = parse_metrics(&std::fs::read_to_string(&path).expect("textfile"));
+    assert_eq!(
+        gauge(&scrape, "swf_alarms_last_attempt_locked_out"),
+        Some(1.0)
+    );
+    assert_eq!(gauge(&scrape, "swf_alarms_last_attempt_ran"), Some(0.0));
+    assert_eq!(
+        gauge(&scrape, "swf_alarms_last_success_timestamp_seconds"),
+        last_success
+    );
+    assert_eq!(
+        gauge(&scrape, "swf_alarms_alarms_run"),
+        None,
+        "no tick, no tick numbers"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
