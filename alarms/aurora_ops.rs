@@ -3,9 +3,10 @@
 //! collector staleness, storage, power, archive, services and (on the
 //! older snapshot format) stream freshness.
 //!
-//! Archive, service and stream alerts are held `hold_minutes` (180) before
-//! they are emailed — they often heal by themselves — while storage,
-//! power and a stopped collector email at once. A stale snapshot is still
+//! As the alerter does, archive, mirror and service alerts are held
+//! `hold_minutes` (180) before they are emailed — they often heal by
+//! themselves — while storage, power, stale streams (whose age limit is
+//! the wait) and a stopped collector email at once. A stale snapshot is still
 //! judged (its alerts are the last known state), next to the collector
 //! alert. Dedupe keys are those of the single-family detectors. Example
 //! params: `{"threshold_pct": 80, "hold_minutes": 180}`.
@@ -32,7 +33,7 @@ struct Params {
     /// Streams: source data at least this old fires.
     #[serde(default = "three_hours")]
     stream_max_age_minutes: f64,
-    /// Hold for archive, service and stream alerts.
+    /// Hold for archive, mirror and service alerts.
     #[serde(default = "three_hours")]
     hold_minutes: f64,
     /// Stream prefixes to watch; all known streams when absent.
@@ -65,7 +66,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
             return Ok(detections);
         };
         let record = &snapshot.record;
-        let streams = ops::streams_or_default(p.streams);
+        let streams = ops::select_streams(p.streams)?;
         detections.extend(ops::hold(ops::storage(record, p.threshold_pct), 0.0));
         detections.extend(ops::hold(ops::power(record, &p.power), 0.0));
         detections.extend(ops::hold(ops::archive(record), p.hold_minutes));
@@ -73,7 +74,8 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
         if let StreamFreshness::Judged(stale) =
             ops::stream_freshness(record, &streams, p.stream_max_age_minutes)
         {
-            detections.extend(ops::hold(stale, p.hold_minutes));
+            // The age limit is the alerter's wait already: no further hold.
+            detections.extend(ops::hold(stale, 0.0));
         }
         Ok(detections)
     })

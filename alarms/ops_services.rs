@@ -1,7 +1,11 @@
-//! `ops_services`: a stream's source-sync, append or quicklook systemd
-//! unit reports unhealthy (`<prefix>_<kind>_service_healthy_state` = 0).
+//! `ops_services`: a unit the platform alerter watches reports unhealthy —
+//! exactly its 26 `*_service_healthy_state` keys over nine streams (see
+//! [`crate::support::ops::STREAMS`]), a flag that rounds (half to even) to
+//! 0; null, NaN and non-numbers are skipped. Units outside that table
+//! raise nothing.
 //!
-//! Upstream: the ops snapshot files. Dedupe key: `stream:<prefix>:<key>`.
+//! Upstream: the ops snapshot files. Dedupe key: `stream:<prefix>:<key>`,
+//! the alerter's alert id.
 //! Example params: `{"streams": ["radar", "power"]}`.
 
 use serde::Deserialize;
@@ -14,7 +18,8 @@ use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
 #[derive(Debug, Deserialize, ParamSchema)]
 #[serde(deny_unknown_fields)]
 struct Params {
-    /// Stream prefixes to watch; all known streams when absent.
+    /// Stream prefixes to watch (cl61, radar, hatpro, vaisalamet,
+    /// asfs_logger, asfs_fast_sonic, power, pdu, wxcam); all when absent.
     #[serde(default)]
     streams: Option<Vec<String>>,
     /// Snapshot directory; `engine.ops_snapshot_dir` when absent.
@@ -26,10 +31,8 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
         let snapshot = ops::load(&ctx, p.snapshot_dir.as_deref()).await?;
-        Ok(ops::services(
-            &snapshot.record,
-            &ops::streams_or_default(p.streams),
-        ))
+        let streams = ops::select_streams(p.streams)?;
+        Ok(ops::services(&snapshot.record, &streams))
     })
 }
 

@@ -36,7 +36,8 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
         let snapshot = ops::load(&ctx, p.snapshot_dir.as_deref()).await?;
-        match ops::stream_freshness(&snapshot.record, &ops::streams_or_default(p.streams), p.max_age_minutes) {
+        let streams = ops::select_streams(p.streams)?;
+        match ops::stream_freshness(&snapshot.record, &streams, p.max_age_minutes) {
             StreamFreshness::Judged(detections) => Ok(detections),
             StreamFreshness::NoFields => Err(DetectError::BadResponse {
                 source_name: snapshot.file.clone(),

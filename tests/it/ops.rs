@@ -434,6 +434,31 @@ fn bodies(sink: &SmtpSink) -> Vec<String> {
         .collect()
 }
 
+/// A quoted-printable body decoded (soft line breaks and `=XX` escapes).
+fn quoted_printable(body: &str) -> String {
+    let joined = body.replace("=\n", "");
+    let bytes = joined.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'=', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 #[tokio::test]
 async fn hold_before_email_and_a_returning_condition_restarts_it() {
     let sink = SmtpSink::start();
@@ -463,6 +488,15 @@ async fn hold_before_email_and_a_returning_condition_restarts_it() {
         "all events exist at once"
     );
     assert_eq!(subjects(&sink), ["[alarm_aurora] 5 detection(s), 5 new"]);
+    // The README's sample email, word for word.
+    let readme = include_str!("../../README.md");
+    let sample = readme
+        .split_once("NEW (5):\n\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .map(|(sample, _)| sample)
+        .expect("the README has the sample");
+    let body = quoted_printable(&bodies(&sink)[0]);
+    assert!(body.contains(sample.trim_end()), "{body}");
     assert!(
         !bodies(&sink)[0].contains("archive"),
         "held ones are not in the first email"
@@ -626,5 +660,129 @@ async fn http_and_tcp_probes_against_loopback_targets() {
     assert_eq!(
         sorted_keys(&active(&client, "alarm_tcp").await),
         ["tcp:closed"]
+    );
+}
+
+/// The alerter's unit table (issue 9.5): prefix and unit keys.
+const UNIT_TABLE: &[(&str, &[&str])] = &[
+    (
+        "cl61",
+        &[
+            "cl61_source_sync",
+            "ceilometer_append",
+            "ceilometer_quicklooks",
+        ],
+    ),
+    (
+        "radar",
+        &["radar_source_sync", "radar_append", "radar_quicklooks"],
+    ),
+    (
+        "hatpro",
+        &["hatpro_source_sync", "hatpro_append", "hatpro_quicklooks"],
+    ),
+    (
+        "vaisalamet",
+        &[
+            "vaisalamet_source_sync",
+            "vaisalamet_append",
+            "vaisalamet_quicklooks",
+        ],
+    ),
+    (
+        "asfs_logger",
+        &[
+            "asfs_logger_source_sync",
+            "asfs_logger_append",
+            "asfs_logger_quicklooks",
+        ],
+    ),
+    (
+        "asfs_fast_sonic",
+        &[
+            "asfs_fast_sonic_source_sync",
+            "asfs_fast_sonic_append",
+            "asfs_fast_sonic_quicklooks",
+        ],
+    ),
+    (
+        "power",
+        &["power_source_sync", "power_append", "power_quicklooks"],
+    ),
+    ("pdu", &["pdu_source_sync", "pdu_append"]),
+    (
+        "wxcam",
+        &["wxcam_source_sync", "wxcam_catalog", "wxcam_daily_videos"],
+    ),
+];
+
+/// Issue 9.5: through real snapshot files, every unit of the alerter's
+/// table raises `stream:<prefix>:<key>`, every other unit of the snapshot
+/// raises nothing, and flags are judged as the alerter judges them.
+#[tokio::test]
+async fn issue_9_exactly_the_alerters_units_raise_its_ids() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let mut record = fixture("healthy");
+    // Every unit the snapshot carries goes off ...
+    let all_units: Vec<String> = record
+        .keys()
+        .filter(|k| k.ends_with("_service_healthy_state"))
+        .cloned()
+        .collect();
+    for key in &all_units {
+        record.insert(key.clone(), json!(0.0));
+    }
+    let mut want: Vec<String> = Vec::new();
+    for (prefix, units) in UNIT_TABLE {
+        for unit in *units {
+            let key = format!("{unit}_service_healthy_state");
+            assert!(all_units.contains(&key), "the fixture carries {key}");
+            want.push(format!("stream:{prefix}:{key}"));
+        }
+    }
+    assert_eq!(want.len(), 26);
+    assert!(
+        all_units.len() > 26,
+        "the fixture has units outside the table"
+    );
+    let dir = SnapDir::new("units");
+    dir.write(&[&record], "");
+    ops_alarm(
+        &client,
+        "alarm_units",
+        "ops_services",
+        json!({"snapshot_dir": dir.path()}),
+        json!({}),
+    )
+    .await;
+    let at = epoch(&record) + 60.0;
+    let s = tick_at(&db.config(), true, Some(at)).await;
+    assert_eq!(s.alarms_errored, 0, "{:#}", last_run(&client).await.1);
+    want.sort();
+    // ... and exactly the table's 26 raise their ids.
+    assert_eq!(sorted_keys(&active(&client, "alarm_units").await), want);
+
+    // Flags as the alerter reads them: rounded half to even; null and
+    // non-numbers skip.
+    let mut record = fixture("healthy");
+    let flags = [
+        ("radar_append_service_healthy_state", json!(0.4)),
+        ("hatpro_append_service_healthy_state", json!(0.5)),
+        ("power_append_service_healthy_state", json!(0.6)),
+        ("pdu_append_service_healthy_state", Value::Null),
+        ("wxcam_catalog_service_healthy_state", json!("NaN")),
+    ];
+    for (key, value) in &flags {
+        record.insert((*key).to_owned(), value.clone());
+    }
+    dir.write(&[&record], "");
+    tick_at(&db.config(), true, Some(at + 60.0)).await;
+    assert_eq!(
+        sorted_keys(&active(&client, "alarm_units").await),
+        sorted(&[
+            "stream:hatpro:hatpro_append_service_healthy_state",
+            "stream:radar:radar_append_service_healthy_state"
+        ])
     );
 }
