@@ -133,7 +133,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    report(runtime.block_on(async {
+    let result = runtime.block_on(async {
         match &cli.command {
             Command::Run { dry_run } => commands::run::run(&config, *dry_run).await,
             Command::Migrate => commands::migrate::run(&config).await,
@@ -145,8 +145,17 @@ pub fn main() -> ExitCode {
             Command::Alarm { action } => commands::alarm::run(&config, action).await,
             Command::Detectors { .. } => unreachable!("handled before the config is read"),
         }
-    }))
+    });
+    // Dropping the runtime would wait for every blocking thread, and a
+    // detector's thread can be stuck in a read no timeout reaches (a
+    // named pipe, a hung NFS mount): the tick has recorded its outcome,
+    // so the process ends regardless.
+    runtime.shutdown_timeout(RUNTIME_SHUTDOWN);
+    report(result)
 }
+
+/// How long the end of a command waits for leftover threads.
+const RUNTIME_SHUTDOWN: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Turns a command's result into the exit status, printing a fatal error.
 fn report(result: anyhow::Result<ExitCode>) -> ExitCode {

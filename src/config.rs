@@ -141,6 +141,9 @@ pub struct RawEngine {
     pub heartbeat_method: Option<String>,
     /// Seconds a heartbeat ping may take (default 10).
     pub heartbeat_timeout: Option<f64>,
+    /// MiB one upstream response (a PanDA page) or one snapshot file may
+    /// hold (default 32); a larger one fails its alarm.
+    pub max_read_mib: Option<f64>,
 }
 
 /// `[db]`: a `dsn`, or discrete keys, or a dotenv file (`env_path`) with
@@ -248,6 +251,8 @@ pub struct EngineConfig {
     pub stuck_after: Duration,
     /// The dead-man's switch pinged after every tick, if any.
     pub heartbeat: Option<HeartbeatConfig>,
+    /// Bytes one upstream response or one snapshot file may hold.
+    pub max_read_bytes: usize,
 }
 
 /// Validated heartbeat settings (`engine.heartbeat_*`).
@@ -402,6 +407,10 @@ impl Config {
     }
 }
 
+/// More alarms at once than this would only queue on the database pool
+/// (one connection each) and the two-core hosts the engine runs on.
+const MAX_CONCURRENCY: usize = 256;
+
 fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, ConfigError> {
     let v = value.unwrap_or(default);
     if !(v.is_finite() && v > 0.0 && v < 86_400.0 * 365.0) {
@@ -469,8 +478,18 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
         None => None,
     };
     let concurrency = raw.concurrency.unwrap_or(4);
-    if concurrency == 0 {
-        return Err(invalid("engine.concurrency", "must be at least 1"));
+    if !(1..=MAX_CONCURRENCY).contains(&concurrency) {
+        return Err(invalid(
+            "engine.concurrency",
+            format!("must be from 1 to {MAX_CONCURRENCY}, got {concurrency}"),
+        ));
+    }
+    let max_read_mib = raw.max_read_mib.unwrap_or(32.0);
+    if !(max_read_mib.is_finite() && (0.001..=4096.0).contains(&max_read_mib)) {
+        return Err(invalid(
+            "engine.max_read_mib",
+            format!("must be a number of MiB from 0.001 to 4096, got {max_read_mib}"),
+        ));
     }
     let tick_timeout = seconds("engine.tick_timeout", raw.tick_timeout, 240.0)?;
     let stuck_after = seconds(
@@ -502,6 +521,7 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
         tick_timeout,
         stuck_after,
         heartbeat,
+        max_read_bytes: (max_read_mib * 1024.0 * 1024.0) as usize,
     })
 }
 

@@ -30,6 +30,7 @@ impl Sources {
                 base,
                 &config.engine.panda_task_url,
                 config.engine.request_timeout,
+                config.engine.max_read_bytes,
             )?)),
             None => None,
         };
@@ -38,6 +39,7 @@ impl Sources {
             db: Arc::new(db::DbReader::new(pool, config.engine.request_timeout)),
             snapshots: Arc::new(snapshots::SnapshotReader::new(
                 config.engine.ops_snapshot_dir.clone(),
+                config.engine.max_read_bytes,
             )),
             prober: Arc::new(probe::NetProber::new()?),
         })

@@ -38,6 +38,8 @@ pub(crate) enum PandaError {
     },
     #[error("the body is not JSON ({error}): {body}")]
     NotJson { error: String, body: String },
+    #[error("the body is larger than {0} bytes (engine.max_read_mib); not read further")]
+    TooLarge(usize),
     #[error("{0}")]
     Other(String),
 }
@@ -97,12 +99,34 @@ fn preview(bytes: &[u8]) -> String {
     }
 }
 
+enum ReadError {
+    TooLarge,
+    Http(reqwest::Error),
+}
+
+/// Reads a body of at most `max` bytes: an announced larger length fails
+/// at once, an endless or lying one as soon as it passes `max`.
+async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<u8>, ReadError> {
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(ReadError::TooLarge);
+    }
+    let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+    while let Some(chunk) = response.chunk().await.map_err(ReadError::Http)? {
+        if body.len() + chunk.len() > max {
+            return Err(ReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// The tick's PanDA client.
 pub(crate) struct PandaClient {
     http: reqwest::Client,
     base: String,
     task_url: String,
     timeout: Duration,
+    max_bytes: usize,
     answers: PerTick<Result<Arc<Value>, DetectError>>,
     warned: Mutex<HashSet<String>>,
     sent: AtomicUsize,
@@ -111,7 +135,12 @@ pub(crate) struct PandaClient {
 impl PandaClient {
     /// A client for `base` (no trailing slash); `task_url` holds
     /// `{jeditaskid}` where the task id goes.
-    pub(crate) fn new(base: &str, task_url: &str, timeout: Duration) -> Result<Self, String> {
+    pub(crate) fn new(
+        base: &str,
+        task_url: &str,
+        timeout: Duration,
+        max_bytes: usize,
+    ) -> Result<Self, String> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -124,6 +153,7 @@ impl PandaClient {
             base: base.to_owned(),
             task_url: task_url.to_owned(),
             timeout,
+            max_bytes,
             answers: PerTick::new(),
             warned: Mutex::new(HashSet::new()),
             sent: AtomicUsize::new(0),
@@ -175,16 +205,16 @@ impl PandaClient {
                 }
             })?;
         let status = response.status();
-        let body = response.bytes().await.map_err(|e| {
-            if e.is_timeout() {
-                PandaError::Timeout(self.timeout)
-            } else {
-                PandaError::Other(format!(
+        let body = read_capped(response, self.max_bytes)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge => PandaError::TooLarge(self.max_bytes),
+                ReadError::Http(e) if e.is_timeout() => PandaError::Timeout(self.timeout),
+                ReadError::Http(e) => PandaError::Other(format!(
                     "reading the body: {}",
                     crate::error_chain(&e, ": ")
-                ))
-            }
-        })?;
+                )),
+            })?;
         if !status.is_success() {
             return Err(PandaError::Status {
                 status: status.as_u16(),

@@ -25,13 +25,17 @@ const TAIL_BYTES: u64 = 1 << 20;
 /// The tick's snapshot reader.
 pub(crate) struct SnapshotReader {
     default_dir: Option<PathBuf>,
+    max_bytes: usize,
     cache: PerTick<Result<Option<Arc<Snapshot>>, DetectError>>,
 }
 
 impl SnapshotReader {
-    pub(crate) fn new(default_dir: Option<PathBuf>) -> Self {
+    /// `max_bytes`: the most one file (`latest.json`, or what is read of
+    /// a day file's tail) may hold.
+    pub(crate) fn new(default_dir: Option<PathBuf>, max_bytes: usize) -> Self {
         SnapshotReader {
             default_dir,
+            max_bytes,
             cache: PerTick::new(),
         }
     }
@@ -52,7 +56,8 @@ impl OpsSnapshots for SnapshotReader {
             self.cache
                 .get_or_fetch(key, || async move {
                     let shown = dir.display().to_string();
-                    tokio::task::spawn_blocking(move || newest(&dir))
+                    let max_bytes = self.max_bytes;
+                    tokio::task::spawn_blocking(move || newest(&dir, max_bytes))
                         .await
                         .map_err(|e| DetectError::Upstream {
                             source_name: shown.clone(),
@@ -65,8 +70,10 @@ impl OpsSnapshots for SnapshotReader {
     }
 }
 
-/// The newest complete snapshot of a directory.
-fn newest(dir: &Path) -> Result<Option<Snapshot>, DetectError> {
+/// The newest complete snapshot of a directory. Only regular files are
+/// read (a named pipe would block the reading thread for ever, a link to
+/// `/dev/zero` would fill memory), and each read stops at `max_bytes`.
+fn newest(dir: &Path, max_bytes: usize) -> Result<Option<Snapshot>, DetectError> {
     let failed = |message: String| DetectError::Upstream {
         source_name: dir.display().to_string(),
         message,
@@ -86,8 +93,8 @@ fn newest(dir: &Path) -> Result<Option<Snapshot>, DetectError> {
 
     let mut best: Option<Snapshot> = None;
     for file in day_files.iter().rev() {
-        if let Some(found) =
-            last_complete_line(file).map_err(|e| failed(format!("{}: {e}", file.display())))?
+        if let Some(found) = last_complete_line(file, max_bytes)
+            .map_err(|e| failed(format!("{}: {e}", file.display())))?
         {
             best = Some(found);
             break;
@@ -95,8 +102,10 @@ fn newest(dir: &Path) -> Result<Option<Snapshot>, DetectError> {
     }
     let latest = dir.join("latest.json");
     if latest.exists() {
+        let bytes = read_regular(&latest, 0, max_bytes)
+            .map_err(|e| failed(format!("{}: {e}", latest.display())))?;
         // A half-written latest.json is as good as absent.
-        if let Ok(Some(snapshot)) = std::fs::read(&latest).map(|bytes| parse(&bytes, &latest)) {
+        if let Some(snapshot) = parse(&bytes, &latest) {
             if best.as_ref().is_none_or(|b| snapshot.time > b.time) {
                 best = Some(snapshot);
             }
@@ -105,16 +114,56 @@ fn newest(dir: &Path) -> Result<Option<Snapshot>, DetectError> {
     Ok(best)
 }
 
-/// The last line of a day file that is a complete record.
-fn last_complete_line(file: &Path) -> std::io::Result<Option<Snapshot>> {
+/// Opens `file` only if it is a regular file (links followed), then reads
+/// from `from_end` bytes before its end (0: all of it), at most `max`.
+fn read_regular(file: &Path, from_end: u64, max: usize) -> std::io::Result<Vec<u8>> {
+    use std::io::{Error, ErrorKind};
+    let not_regular = || {
+        Error::new(
+            ErrorKind::InvalidInput,
+            "not a regular file (a pipe, device or directory); not read",
+        )
+    };
+    // Checked before opening: opening a named pipe blocks until a writer
+    // comes. The type is checked again on the open file, against a swap.
+    if !std::fs::metadata(file)?.is_file() {
+        return Err(not_regular());
+    }
     let mut f = std::fs::File::open(file)?;
     let len = f.metadata()?.len();
-    let start = len.saturating_sub(TAIL_BYTES);
+    if !f.metadata()?.is_file() {
+        return Err(not_regular());
+    }
+    let start = if from_end == 0 {
+        0
+    } else {
+        len.saturating_sub(from_end)
+    };
+    if len - start > max as u64 {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("{len} bytes, more than engine.max_read_mib allows ({max} bytes); not read"),
+        ));
+    }
     f.seek(SeekFrom::Start(start))?;
-    let mut tail = Vec::with_capacity((len - start) as usize);
-    f.read_to_end(&mut tail)?;
+    let mut bytes = Vec::with_capacity((len - start) as usize);
+    // The file may grow while it is read: never past the cap.
+    f.take(max as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > max {
+        return Err(Error::new(
+            ErrorKind::InvalidData,
+            format!("grew past engine.max_read_mib ({max} bytes) while being read"),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// The last line of a day file that is a complete record.
+fn last_complete_line(file: &Path, max_bytes: usize) -> std::io::Result<Option<Snapshot>> {
+    let tail = read_regular(file, TAIL_BYTES.min(max_bytes as u64), max_bytes)?;
+    let len = std::fs::metadata(file)?.len();
     let mut lines: Vec<&[u8]> = tail.split(|b| *b == b'\n').collect();
-    if start > 0 && !lines.is_empty() {
+    if (tail.len() as u64) < len && !lines.is_empty() {
         // The first piece is the end of a line cut by the seek.
         lines.remove(0);
     }
@@ -163,7 +212,7 @@ mod tests {
         )
         .expect("w");
         std::fs::write(d.join("ops_monitor_20260822.jsonl"), "{\"time_utc\": ").expect("w");
-        let s = newest(&d).expect("reads").expect("a snapshot");
+        let s = newest(&d, 1 << 20).expect("reads").expect("a snapshot");
         assert_eq!(s.record["x"], 2.0);
         assert!(s.file.ends_with("ops_monitor_20260821.jsonl"));
         let _ = std::fs::remove_dir_all(d);
@@ -172,8 +221,8 @@ mod tests {
     #[test]
     fn empty_directory_has_no_snapshot_and_a_missing_one_is_an_error() {
         let d = dir("empty");
-        assert_eq!(newest(&d).expect("reads"), None);
-        assert!(newest(&d.join("nope")).is_err());
+        assert_eq!(newest(&d, 1 << 20).expect("reads"), None);
+        assert!(newest(&d.join("nope"), 1 << 20).is_err());
         let _ = std::fs::remove_dir_all(d);
     }
 }

@@ -330,3 +330,173 @@ async fn issue_11_long_recipient_lists_and_non_addresses_still_mail() {
         "nothing written"
     );
 }
+
+/// A loopback HTTP server answering every request with an endless
+/// chunked body of JSON white space (it stops once the reader hangs up,
+/// or after 1 GiB).
+fn endless_body_server() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            std::thread::spawn(move || {
+                let mut head = [0u8; 4096];
+                let _ = stream.read(&mut head);
+                let _ = stream.write_all(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n",
+                );
+                let chunk = format!("2000\r\n{}\r\n", " ".repeat(0x2000));
+                for _ in 0..(1usize << 30) / 0x2000 {
+                    if stream.write_all(chunk.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn issue_11_oversized_and_endless_panda_bodies_fail_at_the_cap() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    insert_alarm(
+        &client,
+        "alarm_panda",
+        "",
+        json!({"detector": "panda_task_status", "recipients": "ops@test.example", "params": {}}),
+    )
+    .await;
+    let engine = |url: &str| {
+        format!("service_base_url = \"{url}\"\nrequest_timeout = 10\nmax_read_mib = 0.0625\n")
+    };
+
+    // A page of 1 MiB, announced by its Content-Length.
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_raw(format!("[{}]", " ".repeat(1 << 20)), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    // An endless chunked body.
+    let endless = endless_body_server();
+    for url in [server.uri(), endless] {
+        let s = tick(&db.config_with(&engine(&url)), false).await;
+        assert_eq!(s.alarms_errored, 1, "{url}: {s:?}");
+        let (_, run) = last_run(&client).await;
+        let error = run["per_alarm"]["alarm_panda"]["error_message"]
+            .as_str()
+            .unwrap_or("");
+        assert!(
+            error.contains("larger than 65536 bytes") && error.contains("max_read_mib"),
+            "{url}: {error}"
+        );
+        assert_eq!(run["per_alarm"]["alarm_healthy"]["errors"], 0);
+    }
+    assert_eq!(active(&client, "alarm_healthy").await.len(), 1);
+}
+
+/// Runs the binary, failing (not hanging) if it has not exited in 120 s.
+fn run_bounded(mut cmd: std::process::Command) -> Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(120))
+        .expect("the process exits")
+        .expect("output")
+}
+
+fn mkfifo(path: &std::path::Path) {
+    let status = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn issue_11_snapshot_pipes_devices_and_huge_files_fail_and_the_process_exits() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    let root = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hostile-snaps-{}", uuid::Uuid::new_v4()));
+    let today = chrono::Utc::now().format("%Y%m%d").to_string();
+    type Make = Box<dyn Fn(&std::path::Path)>;
+    let cases: Vec<(&str, Make, &str)> = vec![
+        (
+            "zero",
+            Box::new(|d| {
+                std::os::unix::fs::symlink("/dev/zero", d.join("latest.json")).expect("link")
+            }),
+            "not a regular file",
+        ),
+        (
+            "zero_day",
+            Box::new(move |d| {
+                std::os::unix::fs::symlink(
+                    "/dev/zero",
+                    d.join(format!("ops_monitor_{today}.jsonl")),
+                )
+                .expect("link")
+            }),
+            "not a regular file",
+        ),
+        (
+            "fifo_latest",
+            Box::new(|d| mkfifo(&d.join("latest.json"))),
+            "not a regular file",
+        ),
+        (
+            "fifo_day",
+            Box::new(|d| mkfifo(&d.join("ops_monitor_20991231.jsonl"))),
+            "not a regular file",
+        ),
+        (
+            "huge",
+            Box::new(|d| {
+                std::fs::write(d.join("latest.json"), " ".repeat(1 << 20)).expect("write")
+            }),
+            "max_read_mib",
+        ),
+    ];
+    for (name, make, _) in &cases {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).expect("dir");
+        make(&dir);
+        insert_alarm(
+            &client,
+            &format!("alarm_snap_{name}"),
+            "",
+            json!({"detector": "ops_collector_stale", "recipients": "ops@test.example",
+                   "params": {"snapshot_dir": dir}}),
+        )
+        .await;
+    }
+    let mut cmd = swf_alarms_bin();
+    cmd.args(["run", "--config"])
+        .arg(db.config_file("max_read_mib = 0.0625\nalarm_timeout = 30\n"));
+    let out = run_bounded(cmd);
+    assert_eq!(out.status.code(), Some(1), "{}", output_text(&out));
+    let (_, run) = last_run(&client).await;
+    for (name, _, want) in &cases {
+        let error = run["per_alarm"][format!("alarm_snap_{name}")]["error_message"]
+            .as_str()
+            .unwrap_or("");
+        assert!(error.contains(want), "{name}: {error}");
+    }
+    assert_eq!(run["per_alarm"]["alarm_healthy"]["bundle_sent"], true);
+    let _ = std::fs::remove_dir_all(root);
+}
