@@ -1,18 +1,20 @@
 """Loopback SMTP sink for the integration tests, built on aiosmtpd.
 
-Usage: smtp_sink.py PORT DIR
+Usage: smtp_sink.py DIR
 
 Each accepted message is written to DIR/<n>.eml exactly as received, after
 two lines with the envelope (X-MailFrom, X-RcptTo). A recipient whose
 address starts with "reject" is refused with 550, as a relay refuses an
-unknown mailbox. Prints "ready" once listening; exits when its standard
-input closes (the test process ended).
+unknown mailbox. Listens on a port the kernel picks, prints "ready PORT"
+once listening (so no test guesses a free port), and exits when its
+standard input closes (the test process ended).
 """
+import asyncio
 import itertools
 import pathlib
 import sys
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
 
 class Sink:
@@ -41,17 +43,20 @@ class Sink:
         return "250 Message accepted"
 
 
+async def serve(directory):
+    loop = asyncio.get_running_loop()
+    sink = Sink(directory)  # one numbering for every connection
+    server = await loop.create_server(lambda: SMTP(sink), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    print("ready", port, flush=True)
+    await loop.run_in_executor(None, sys.stdin.read)
+    server.close()
+
+
 def main():
-    port = int(sys.argv[1])
-    directory = pathlib.Path(sys.argv[2])
+    directory = pathlib.Path(sys.argv[1])
     directory.mkdir(parents=True, exist_ok=True)
-    controller = Controller(Sink(directory), hostname="127.0.0.1", port=port)
-    controller.start()
-    print("ready", flush=True)
-    try:
-        sys.stdin.read()
-    finally:
-        controller.stop()
+    asyncio.run(serve(directory))
 
 
 if __name__ == "__main__":

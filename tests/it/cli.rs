@@ -123,7 +123,7 @@ async fn two_runs_at_once_one_works_the_other_exits_0() {
         "alarm_slow",
         "",
         json!({"detector": "static_list", "recipients": "a@x.example",
-               "params": {"delay_ms": 2500, "detections": detections(&["a"])}}),
+               "params": {"delay_ms": 5000, "detections": detections(&["a"])}}),
     )
     .await;
     let config = db.config_file("");
@@ -138,7 +138,16 @@ async fn two_runs_at_once_one_works_the_other_exits_0() {
             .expect("spawn")
     };
     let first = spawn();
-    std::thread::sleep(std::time::Duration::from_millis(800));
+    // The first run holds the lock once its run row exists; its one alarm
+    // then sleeps 5 s, far longer than the second run takes to start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while row_count(&client, "engine_run").await == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     let second = spawn();
     let second = second.wait_with_output().expect("second");
     let first = first.wait_with_output().expect("first");

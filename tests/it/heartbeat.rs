@@ -122,12 +122,13 @@ async fn a_configured_fail_url_and_post_carry_the_summary_and_a_lost_database_pi
     // The database is gone: nothing ran (exit 2), and the watcher hears it.
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     let path = dir.join(format!("hb-lost-db-{}.toml", std::process::id()));
+    let closed = mail::closed_port();
     std::fs::write(
         &path,
         format!(
             "[engine]\n{engine}\n[db]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"u\"\n\
              [email]\nprovider = \"log\"\n",
-            mail::closed_port()
+            closed.port
         ),
     )
     .expect("write config");

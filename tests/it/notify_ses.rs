@@ -128,7 +128,8 @@ async fn ses_down_is_recorded_and_the_events_go_out_next_tick() {
                "params": {"detections": detections(&["a", "b"])}}),
     )
     .await;
-    let down = format!("http://127.0.0.1:{}", crate::harness::mail::closed_port());
+    let closed = crate::harness::mail::closed_port();
+    let down = format!("http://127.0.0.1:{}", closed.port);
     let out = run_engine(&db.config_file_mail("", &ses_toml(&down)));
     assert_eq!(
         out.status.code(),

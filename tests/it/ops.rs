@@ -610,7 +610,8 @@ async fn http_and_tcp_probes_against_loopback_targets() {
         .mount(&server)
         .await;
     let base = server.uri();
-    let closed = closed_port();
+    let closed_guard = closed_port();
+    let closed = closed_guard.port;
     let db = TestDb::new();
     let client = db.client().await;
     let target = |name: &str, url: String| json!({"name": name, "url": url, "body_contains": "ok", "timeout_seconds": 1});

@@ -12,7 +12,6 @@ use std::{
         atomic::{AtomicUsize, Ordering},
         Arc, OnceLock,
     },
-    time::{Duration, Instant},
 };
 
 /// A program of the test fakes' virtual environment: `$SWF_TEST_VENV/bin`
@@ -30,39 +29,27 @@ pub fn fake_program(name: &str) -> PathBuf {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// Spawns a Python fake and waits for it to print `ready` (or, without a
-/// ready line, for its port to accept connections).
-fn spawn_fake(mut cmd: Command, port: u16, wait_for_line: bool) -> Child {
+/// Spawns a Python fake that listens on a port of the kernel's choosing
+/// and announces it with a first line `ready PORT`; returns the child and
+/// the port. No port is guessed, so no other process can take it first.
+fn spawn_fake(mut cmd: Command) -> (Child, u16) {
     let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .expect("start a Python fake (./deploy/test.sh installs them)");
-    if wait_for_line {
-        let stdout = child.stdout.take().expect("piped stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("fake's first line");
-        assert_eq!(line.trim(), "ready", "fake did not start");
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "fake on port {port} did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    child
+    let stdout = child.stdout.take().expect("piped stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("fake's first line");
+    let port = line
+        .trim()
+        .strip_prefix("ready ")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("fake did not start: {line:?}"));
+    (child, port)
 }
 
 /// aiosmtpd, storing what it receives.
@@ -74,18 +61,18 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
-        let port = free_port();
-        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-            .join(format!("smtp-{}-{port}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "smtp-{}-{}",
+            std::process::id(),
+            uuid::Uuid::new_v4()
+        ));
         let mut cmd = Command::new(fake_program("python3"));
         cmd.arg(concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fakes/smtp_sink.py"
         ))
-        .arg(port.to_string())
         .arg(&dir);
-        let child = spawn_fake(cmd, port, true);
+        let (child, port) = spawn_fake(cmd);
         SmtpSink { port, dir, child }
     }
 
@@ -124,9 +111,25 @@ pub fn smtp_toml(port: u16, timeout_secs: u32) -> String {
     )
 }
 
-/// A loopback port with nobody listening.
-pub fn closed_port() -> u16 {
-    free_port()
+/// A loopback port nobody listens on, reserved while this lives: the
+/// socket is bound but never listens, so connections to it are refused
+/// and no other process can take the port meanwhile.
+pub struct ClosedPort {
+    pub port: u16,
+    _socket: tokio::net::TcpSocket,
+}
+
+/// See [`ClosedPort`]; keep it in a variable for as long as the port is used.
+pub fn closed_port() -> ClosedPort {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(([127, 0, 0, 1], 0).into())
+        .expect("bind a loopback port");
+    let port = socket.local_addr().expect("bound address").port();
+    ClosedPort {
+        port,
+        _socket: socket,
+    }
 }
 
 /// Accepts connections and never says a word; counts them.
@@ -163,15 +166,12 @@ static MOTO: OnceLock<Moto> = OnceLock::new();
 /// The process's moto server, started on first use.
 pub fn moto() -> &'static Moto {
     MOTO.get_or_init(|| {
-        let port = free_port();
-        let mut cmd = Command::new("sh");
-        cmd.args([
-            "-c",
-            "\"$0\" -H 127.0.0.1 -p \"$1\" >/dev/null 2>&1 & pid=$!; cat >/dev/null; kill $pid",
-        ])
-        .arg(fake_program("moto_server"))
-        .arg(port.to_string());
-        let child = spawn_fake(cmd, port, false);
+        let mut cmd = Command::new(fake_program("python3"));
+        cmd.arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fakes/ses_server.py"
+        ));
+        let (child, port) = spawn_fake(cmd);
         Moto {
             port,
             _child: child,

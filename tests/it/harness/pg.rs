@@ -81,25 +81,13 @@ fn pg_command(bindir: &Path, as_postgres: bool, program: &str) -> Command {
     }
 }
 
-fn start_cluster() -> Cluster {
-    let bindir = bindir();
-    let as_postgres = running_as_root();
-    let base = cluster_base(as_postgres);
-    remove_stale_clusters(&base);
-    let dir = base.join(format!("pg-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the cluster directory");
-    if as_postgres {
-        let ok = Command::new("chown")
-            .args(["-R", "postgres:postgres"])
-            .arg(&dir)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "chown of {} to postgres failed", dir.display());
-    }
+/// Creates and starts a cluster in `dir` on a port that was free a moment
+/// ago; `None` when another process bound that port first.
+fn launch(bindir: &Path, as_postgres: bool, dir: &Path) -> Option<(std::process::Child, u16)> {
+    // A failed attempt's log must not be read as this one's.
+    let _ = std::fs::remove_file(dir.join("postgres.log"));
     let data = dir.join("data");
-    let out = pg_command(&bindir, as_postgres, "initdb")
+    let out = pg_command(bindir, as_postgres, "initdb")
         .args([
             "-A",
             "trust",
@@ -142,12 +130,15 @@ fn start_cluster() -> Cluster {
         cmd.args(["-c", &script]);
         cmd
     };
-    let child = watchdog
+    // Waited for on failure below; on success the Cluster owns it.
+    #[allow(clippy::zombie_processes)]
+    let mut child = watchdog
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .expect("start postgres");
 
+    let log = dir.join("postgres.log");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let ready = Command::new(bindir.join("pg_isready"))
@@ -156,16 +147,45 @@ fn start_cluster() -> Cluster {
             .map(|s| s.success())
             .unwrap_or(false);
         if ready {
-            break;
+            return Some((child, port));
         }
-        assert!(
-            Instant::now() < deadline,
-            "postgres did not start; see {}",
-            dir.join("postgres.log").display()
-        );
+        // Another process took the port between our probe and the
+        // postmaster's bind: give up this attempt (closing stdin stops
+        // the watchdog, which removes the data directory).
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let taken =
+            text.contains("could not bind") || text.contains("could not create any TCP/IP sockets");
+        if taken || Instant::now() >= deadline {
+            drop(child.stdin.take());
+            let _ = child.wait();
+            assert!(taken, "postgres did not start; see {}", log.display());
+            return None;
+        }
+        // Poll for readiness, the only signal pg_ctl-less start gives.
         std::thread::sleep(Duration::from_millis(50));
     }
+}
 
+fn start_cluster() -> Cluster {
+    let bindir = bindir();
+    let as_postgres = running_as_root();
+    let base = cluster_base(as_postgres);
+    remove_stale_clusters(&base);
+    let dir = base.join(format!("pg-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create the cluster directory");
+    if as_postgres {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&dir)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "chown of {} to postgres failed", dir.display());
+    }
+    let (child, port) = (0..5)
+        .find_map(|_| launch(&bindir, as_postgres, &dir))
+        .expect("postgres found no free port in five attempts");
     let cluster = Cluster {
         port,
         bindir,
