@@ -11,7 +11,6 @@ use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
 
 use alarms::{DetectError, Detection};
 use deadpool_postgres::Pool;
-use serde_json::{json, Map, Value};
 use tokio::{sync::Semaphore, task::JoinSet};
 use tracing::Instrument;
 
@@ -26,10 +25,11 @@ use crate::{
     store::{
         self,
         alarms::AlarmRow,
-        events::{self, EventInsert, EventPatch},
-        health, keys,
+        events, health, keys,
         lock::{self, Attempt},
-        migrate, runs, StoreError,
+        migrate,
+        rows::{AlarmRecord, Bookkeeping, EventData, EventRow, RunRecord},
+        runs, StoreError,
     },
     time,
 };
@@ -238,7 +238,7 @@ async fn run_locked(
         run_id: run_id.clone(),
         ..TickSummary::default()
     };
-    let mut per_alarm = Map::new();
+    let mut per_alarm = Vec::with_capacity(reports.len());
     let mut error_details = Vec::new();
     for report in reports {
         summary.alarms_run += usize::from(report.ran);
@@ -266,24 +266,24 @@ async fn run_locked(
                 report.streak.as_ref().map_or(0, |s| s.failures),
             ));
         }
-        per_alarm.insert(report.key.clone(), report.record());
+        per_alarm.push(report.into_record());
     }
     let finished_at = options.now.unwrap_or_else(time::now);
-    let results = json!({
-        "finished_at": finished_at,
-        "alarms_run": summary.alarms_run,
-        "alarms_seen": summary.detections,
-        "notifications_sent": summary.emails_sent,
-        "errors": summary.alarms_errored,
-        "error_details": error_details.join("\n\n"),
-        "per_alarm": per_alarm,
-    });
+    let record = RunRecord {
+        finished_at,
+        alarms_run: summary.alarms_run,
+        alarms_seen: summary.detections,
+        notifications_sent: summary.emails_sent,
+        errors: summary.alarms_errored,
+        error_details: error_details.join("\n\n"),
+        per_alarm: &per_alarm,
+    };
     // From here on the alarms have run: a failure is reported, never
     // turned into "nothing was done". The next tick sends what was not
     // stamped; the run row stays `active`, which is what it is.
     let finished = async {
         let client = pool.get().await.map_err(StoreError::from)?;
-        runs::finish(&client, &run_id, &results, finished_at).await
+        runs::finish(&client, &run_id, &record).await
     };
     if let Err(error) = finished.await {
         let message = error_chain(&error, ": ");
@@ -455,14 +455,14 @@ pub(crate) enum AlarmError {
     NoRecipients,
 }
 
-/// One alarm's outcome: the `per_alarm` entry of the run row, plus counts.
+/// One alarm's outcome: its `per_alarm` entry of the run row, plus the
+/// counts the summary needs.
 #[derive(Debug)]
 struct AlarmReport {
     key: String,
     ran: bool,
     errored: bool,
     problems: Vec<String>,
-    enabled: bool,
     detections: usize,
     created: usize,
     cleared: usize,
@@ -475,14 +475,7 @@ struct AlarmReport {
     /// The detector's failing streak after this tick (`None`: it succeeded,
     /// or never ran).
     streak: Option<failing::Streak>,
-    subject: String,
-    new_ids: Vec<String>,
-    renotify_ids: Vec<String>,
-    /// `Some` only for alarms with `notify_on_clear`, so that other
-    /// alarms' records keep exactly the dashboard's fields.
-    resolved_ids: Option<Vec<String>>,
-    params: Value,
-    recipients: Vec<String>,
+    record: AlarmRecord,
 }
 
 impl AlarmReport {
@@ -492,7 +485,6 @@ impl AlarmReport {
             ran: false,
             errored: false,
             problems: Vec::new(),
-            enabled: true,
             detections: 0,
             created: 0,
             cleared: 0,
@@ -500,12 +492,7 @@ impl AlarmReport {
             active_after: 0,
             cut_off: false,
             streak: None,
-            subject: String::new(),
-            new_ids: Vec::new(),
-            renotify_ids: Vec::new(),
-            resolved_ids: None,
-            params: Value::Object(Map::new()),
-            recipients: Vec::new(),
+            record: AlarmRecord::default(),
         }
     }
 
@@ -514,31 +501,19 @@ impl AlarmReport {
         self.problems.push(message);
     }
 
-    /// The `per_alarm` entry, with exactly the dashboard's fields.
-    fn record(&self) -> Value {
-        let mut record = json!({
-            "enabled": self.enabled,
-            "alarms_seen": self.detections,
-            "errors": u8::from(self.errored),
-            "error_message": self.problems.join("\n"),
-            "bundle_new": self.new_ids.len(),
-            "bundle_renotify": self.renotify_ids.len(),
-            "bundle_sent": self.sent == Some(true),
-            "bundle_subject": self.subject,
-            "bundle_new_event_ids": self.new_ids,
-            "bundle_renotify_event_ids": self.renotify_ids,
-            "params": self.params,
-            "recipients": self.recipients,
-        });
-        if let (Some(streak), Some(map)) = (&self.streak, record.as_object_mut()) {
-            map.insert("failing_since".into(), json!(streak.since));
-            map.insert("consecutive_failures".into(), json!(streak.failures));
-        }
-        if let (Some(ids), Some(map)) = (&self.resolved_ids, record.as_object_mut()) {
-            map.insert("bundle_resolved".into(), json!(ids.len()));
-            map.insert("bundle_resolved_event_ids".into(), json!(ids));
-        }
-        record
+    /// The `per_alarm` entry, keyed by the alarm's `entry_id`.
+    fn into_record(self) -> (String, AlarmRecord) {
+        let mut record = self.record;
+        record.alarms_seen = self.detections;
+        record.errors = u8::from(self.errored);
+        record.error_message = self.problems.join("\n");
+        record.bundle_new = record.bundle_new_event_ids.len();
+        record.bundle_renotify = record.bundle_renotify_event_ids.len();
+        record.bundle_sent = self.sent == Some(true);
+        record.bundle_resolved = record.bundle_resolved_event_ids.as_ref().map(Vec::len);
+        record.failing_since = self.streak.as_ref().map(|s| s.since);
+        record.consecutive_failures = self.streak.as_ref().map(|s| s.failures);
+        (self.key, record)
     }
 }
 
@@ -557,10 +532,10 @@ async fn run_alarm(shared: &Shared, row: AlarmRow) -> AlarmReport {
             return report;
         }
     };
-    report.enabled = alarm.enabled;
-    report.params = alarm.params.clone();
+    report.record.enabled = alarm.enabled;
+    report.record.params = alarm.params.clone();
     let resolved = recipients::resolve(&alarm.recipient_tokens, &shared.teams);
-    report.recipients = resolved.addresses.clone();
+    report.record.recipients = resolved.addresses.clone();
     if !resolved.unresolved_teams.is_empty() {
         let teams = resolved.unresolved_teams.join(", ");
         tracing::warn!(teams = %teams, "Unresolved team(s) in data.recipients; skipped.");
@@ -694,13 +669,14 @@ async fn settle(
     report.detections = plan.detected();
     report.created = plan.create.len();
     report.cleared = plan.clear.len();
-    report.new_ids = plan.bundle_new.iter().map(|i| i.event_id.clone()).collect();
-    report.renotify_ids = plan
+    report.record.bundle_new_event_ids =
+        plan.bundle_new.iter().map(|i| i.event_id.clone()).collect();
+    report.record.bundle_renotify_event_ids = plan
         .bundle_renotify
         .iter()
         .map(|i| i.event_id.clone())
         .collect();
-    report.resolved_ids = alarm.notify_on_clear.then(|| {
+    report.record.bundle_resolved_event_ids = alarm.notify_on_clear.then(|| {
         plan.bundle_resolved
             .iter()
             .map(|r| r.event_id.clone())
@@ -726,7 +702,7 @@ async fn settle(
         &plan.bundle_renotify,
         &plan.bundle_resolved,
     );
-    report.subject = bundle.subject.clone();
+    report.record.bundle_subject = bundle.subject.clone();
     let Some(channel) = shared.channel.as_deref() else {
         tracing::info!(
             "Dry run: email composed, not sent.\nTo: {}\nSubject: {}\n\n{}",
@@ -761,24 +737,25 @@ async fn settle(
     tracing::info!(subject = %message.subject, to = message.to.len(), channel = channel.name(), "Email sent.");
 
     let notified: Vec<String> = report
-        .new_ids
+        .record
+        .bundle_new_event_ids
         .iter()
-        .chain(&report.renotify_ids)
+        .chain(&report.record.bundle_renotify_event_ids)
         .cloned()
         .collect();
     events::stamp(
         &client,
         &notified,
-        keys::LAST_NOTIFIED,
+        Bookkeeping::LastNotified,
         shared.now(),
         "marking events notified",
     )
     .await?;
-    if let Some(resolved) = &report.resolved_ids {
+    if let Some(resolved) = &report.record.bundle_resolved_event_ids {
         events::stamp(
             &client,
             resolved,
-            keys::CLEAR_NOTIFIED,
+            Bookkeeping::ClearNotified,
             shared.now(),
             "marking recovery notices sent",
         )
@@ -881,7 +858,8 @@ fn panic_message(error: tokio::task::JoinError) -> String {
 }
 
 /// Steps 3–4: writes the plan in one transaction, one statement per kind
-/// of change.
+/// of change. New events are created with their fire-time words and data;
+/// continuing and cleared ones get bookkeeping only.
 async fn persist(
     client: &mut deadpool_postgres::Client,
     alarm: &Alarm,
@@ -890,33 +868,50 @@ async fn persist(
     health: HealthChange<'_>,
     now: f64,
 ) -> Result<(), StoreError> {
-    let inserts: Vec<EventInsert> = plan
-        .create
-        .iter()
-        .map(|new| new_event(alarm, &new.id, new.detection, recipients, now))
-        .collect();
-    let touches: Vec<EventPatch> = plan
-        .touch
-        .iter()
-        .map(|touch| {
-            let mut patch = events::detection_context(&touch.detection.extra);
-            patch.insert(keys::LAST_SEEN.into(), json!(now));
-            EventPatch {
-                id: touch.id.clone(),
-                patch: Value::Object(patch),
-            }
-        })
-        .collect();
     if plan.create.is_empty() && plan.touch.is_empty() && plan.clear.is_empty() && !health.changed {
         return Ok(());
     }
+    let event_entry_id = alarm.event_entry_id();
+    let inserts: Vec<EventRow> = plan
+        .create
+        .iter()
+        .enumerate()
+        .map(|(i, new)| {
+            let data = EventData {
+                entry_id: &event_entry_id,
+                fire_time: creation_time(now, i),
+                dedupe_key: &new.detection.dedupe_key,
+                subject: &new.detection.subject,
+                severity: &alarm.severity,
+                recipients,
+                alarm_config_id: &alarm.id,
+                context: &new.detection.extra,
+            };
+            EventRow::new(&new.id, &alarm.description, &new.detection.body, data)
+        })
+        .collect();
+    let touched: Vec<String> = plan.touch.iter().map(|t| t.id.clone()).collect();
     let txn = client
         .transaction()
         .await
         .map_err(store::ctx("starting the alarm's transaction"))?;
-    events::insert(&txn, &inserts, now).await?;
-    events::patch(&txn, &touches, now, "touching events").await?;
-    events::stamp(&txn, &plan.clear, keys::CLEAR_TIME, now, "clearing events").await?;
+    events::insert(&txn, &inserts).await?;
+    events::stamp(
+        &txn,
+        &touched,
+        Bookkeeping::LastSeen,
+        now,
+        "touching events",
+    )
+    .await?;
+    events::stamp(
+        &txn,
+        &plan.clear,
+        Bookkeeping::ClearTime,
+        now,
+        "clearing events",
+    )
+    .await?;
     if health.changed {
         health::save(&txn, &alarm.entry_id, health.streak, now).await?;
     }
@@ -925,44 +920,12 @@ async fn persist(
         .map_err(store::ctx("committing the alarm's changes"))
 }
 
-/// The row of a new event: the detection's context, then the engine's keys.
-fn new_event(
-    alarm: &Alarm,
-    id: &str,
-    detection: &Detection,
-    recipients: &[String],
-    now: f64,
-) -> EventInsert {
-    let mut data = events::detection_context(&detection.extra);
-    data.insert(keys::ENTRY_ID.into(), json!(alarm.event_entry_id()));
-    data.insert(keys::FIRE_TIME.into(), json!(now));
-    data.insert(keys::CLEAR_TIME.into(), Value::Null);
-    data.insert(keys::LAST_SEEN.into(), json!(now));
-    data.insert(keys::DEDUPE_KEY.into(), json!(detection.dedupe_key));
-    data.insert(keys::SUBJECT.into(), json!(detection.subject));
-    data.insert(keys::SEVERITY.into(), json!(alarm.severity));
-    data.insert(keys::RECIPIENTS.into(), json!(recipients));
-    data.insert(keys::ALARM_CONFIG_ID.into(), json!(alarm.id));
-    let description = alarm.description.trim_end();
-    let content = if description.is_empty() {
-        detection.body.clone()
-    } else {
-        format!("{description}\n\n---\n\n{}", detection.body)
-    };
-    EventInsert {
-        id: id.to_owned(),
-        title: truncate_chars(&detection.subject, 255),
-        content,
-        data: Value::Object(data),
-    }
-}
-
-/// The first `max` characters of `text`.
-fn truncate_chars(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        Some((at, _)) => text[..at].to_owned(),
-        None => text.to_owned(),
-    }
+/// The creation time of the `index`-th event created this tick: one
+/// microsecond apart in detection order, so that the dashboard's
+/// newest-first list has a stable order (a float8 near 2^31 resolves
+/// steps of 0.24 µs).
+fn creation_time(now: f64, index: usize) -> f64 {
+    now + index as f64 * 1e-6
 }
 
 #[cfg(test)]
@@ -970,34 +933,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn titles_are_cut_on_char_boundaries() {
-        assert_eq!(truncate_chars("ééé", 2), "éé");
-        assert_eq!(truncate_chars("ab", 5), "ab");
-        assert_eq!(truncate_chars(&"x".repeat(300), 255).len(), 255);
-    }
-
-    #[test]
-    fn engine_keys_win_in_a_new_event() {
-        let alarm = Alarm::parse(&AlarmRow {
-            id: "alarm-row".into(),
-            content: "Desc\n".into(),
-            data: Some(json!({"entry_id": "alarm_demo", "severity": "critical"})),
-            unreadable: None,
-        })
-        .expect("valid");
-        let mut detection = Detection::new("k:1", "Subject", "Body");
-        detection
-            .extra
-            .insert("dedupe_key".into(), json!("spoofed"));
-        detection.extra.insert("rate".into(), json!(0.5));
-        let row = new_event(&alarm, "ev-1", &detection, &["a@x".into()], 100.0);
-        assert_eq!(row.content, "Desc\n\n---\n\nBody");
-        assert_eq!(row.data["dedupe_key"], "k:1");
-        assert_eq!(row.data["rate"], 0.5);
-        assert_eq!(row.data["entry_id"], "event_demo");
-        assert_eq!(row.data["alarm_config_id"], "alarm-row");
-        assert_eq!(row.data["severity"], "critical");
-        assert!(row.data["clear_time"].is_null());
-        assert!(row.data.get("last_notified").is_none());
+    fn events_of_one_tick_get_distinct_increasing_creation_times() {
+        let now = 1_800_000_000.25;
+        let times: Vec<f64> = (0..10_000).map(|i| creation_time(now, i)).collect();
+        assert_eq!(times[0], now);
+        assert!(times.windows(2).all(|w| w[0] < w[1]));
+        assert!(times[9_999] - now < 0.011);
     }
 }

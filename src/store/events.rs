@@ -5,26 +5,14 @@
 //! whether it touches two entities or two thousand.
 
 use deadpool_postgres::GenericClient;
-use serde_json::{Map, Value};
+use tokio_postgres::types::Json;
 
-use super::{ctx, keys, StoreError};
+use super::{
+    ctx, keys,
+    rows::{Bookkeeping, EventData, EventRow},
+    StoreError,
+};
 use crate::reconcile::{ActiveEvent, ResolvedItem};
-
-/// A row to insert, fully composed.
-#[derive(Debug, Clone)]
-pub(crate) struct EventInsert {
-    pub id: String,
-    pub title: String,
-    pub content: String,
-    pub data: Value,
-}
-
-/// An active event's id and the `data` keys to merge into it.
-#[derive(Debug, Clone)]
-pub(crate) struct EventPatch {
-    pub id: String,
-    pub patch: Value,
-}
 
 /// The active events of one alarm (`data.entry_id = event_<name>`), and
 /// a note for each event whose bookkeeping could not be read.
@@ -168,25 +156,25 @@ fn unix_seconds(text: Option<&str>) -> Result<Option<f64>, String> {
 /// Inserts new events in one statement.
 pub(crate) async fn insert(
     client: &impl GenericClient,
-    events: &[EventInsert],
-    now: f64,
+    events: &[EventRow<'_>],
 ) -> Result<(), StoreError> {
     if events.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
-    let titles: Vec<&str> = events.iter().map(|e| e.title.as_str()).collect();
+    let ids: Vec<&str> = events.iter().map(|e| e.id).collect();
+    let titles: Vec<&str> = events.iter().map(|e| e.title).collect();
     let contents: Vec<&str> = events.iter().map(|e| e.content.as_str()).collect();
-    let data: Vec<&Value> = events.iter().map(|e| &e.data).collect();
+    let data: Vec<Json<&EventData>> = events.iter().map(|e| Json(&e.data)).collect();
+    let created: Vec<f64> = events.iter().map(|e| e.created).collect();
     let stmt = client
         .prepare_cached(
             "INSERT INTO entry (id, title, content, kind, context_id, name, data, priority, status,
                                 archived, parent_id, timestamp_created, timestamp_modified,
                                 deleted_at)
-             SELECT u.id, u.title, u.content, $5, $6, NULL, u.data, NULL, 'active',
-                    false, NULL, $7, $7, NULL
-             FROM UNNEST($1::varchar[], $2::varchar[], $3::text[], $4::jsonb[])
-                  AS u(id, title, content, data)",
+             SELECT u.id, u.title, u.content, $6, $7, NULL, u.data, NULL, 'active',
+                    false, NULL, u.created, u.created, NULL
+             FROM UNNEST($1::varchar[], $2::varchar[], $3::text[], $4::jsonb[], $5::float8[])
+                  AS u(id, title, content, data, created)",
         )
         .await
         .map_err(ctx("creating events"))?;
@@ -198,9 +186,9 @@ pub(crate) async fn insert(
                 &titles,
                 &contents,
                 &data,
+                &created,
                 &keys::KIND_EVENT,
                 &keys::CONTEXT,
-                &now,
             ],
         )
         .await
@@ -208,39 +196,12 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// Merges each patch into its event's `data`, in one statement.
-pub(crate) async fn patch(
-    client: &impl GenericClient,
-    patches: &[EventPatch],
-    now: f64,
-    context: &'static str,
-) -> Result<(), StoreError> {
-    if patches.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<&str> = patches.iter().map(|p| p.id.as_str()).collect();
-    let data: Vec<&Value> = patches.iter().map(|p| &p.patch).collect();
-    let stmt = client
-        .prepare_cached(
-            "UPDATE entry e
-             SET data = COALESCE(e.data, '{}'::jsonb) || u.patch, timestamp_modified = $3
-             FROM UNNEST($1::varchar[], $2::jsonb[]) AS u(id, patch)
-             WHERE e.id = u.id",
-        )
-        .await
-        .map_err(ctx(context))?;
-    client
-        .execute(&stmt, &[&ids, &data, &now])
-        .await
-        .map_err(ctx(context))?;
-    Ok(())
-}
-
-/// Sets one `data` key to `now` on every listed event, in one statement.
+/// Sets one bookkeeping key of `data` to `now` on every listed event, in
+/// one statement; the rest of the row stays as it was.
 pub(crate) async fn stamp(
     client: &impl GenericClient,
     ids: &[String],
-    key: &'static str,
+    key: Bookkeeping,
     now: f64,
     context: &'static str,
 ) -> Result<(), StoreError> {
@@ -257,19 +218,10 @@ pub(crate) async fn stamp(
         .await
         .map_err(ctx(context))?;
     client
-        .execute(&stmt, &[&ids, &key, &now])
+        .execute(&stmt, &[&ids, &key.key(), &now])
         .await
         .map_err(ctx(context))?;
     Ok(())
-}
-
-/// A detection's structured context without the engine's own keys.
-pub(crate) fn detection_context(extra: &Map<String, Value>) -> Map<String, Value> {
-    extra
-        .iter()
-        .filter(|(k, _)| !keys::ENGINE_EVENT_KEYS.contains(&k.as_str()))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
 }
 
 #[cfg(test)]
@@ -293,13 +245,6 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
         let err = unix_seconds(Some(&deep)).unwrap_err();
         assert!(err.ends_with('…') && err.chars().count() == 41, "{err}");
-    }
-
-    #[test]
-    fn engine_keys_win_over_context() {
-        let extra = json!({"rate": 0.2, "dedupe_key": "spoof", "last_notified": 1});
-        let got = detection_context(extra.as_object().expect("object"));
-        assert_eq!(Value::Object(got), json!({"rate": 0.2}));
     }
 }
 

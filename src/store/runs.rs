@@ -2,17 +2,19 @@
 
 use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
+use tokio_postgres::types::Json;
 
-use super::{ctx, decode_json, keys, StoreError};
+use super::{
+    ctx, decode_json, keys,
+    rows::{RunRecord, RunStart},
+    StoreError,
+};
 
 /// Inserts the run row (`status = 'active'`) and returns its id.
 pub(crate) async fn start(client: &impl GenericClient, now: f64) -> Result<String, StoreError> {
     let id = uuid::Uuid::new_v4().to_string();
     let title = format!("Engine run {}", crate::time::utc_label(now));
-    let data = json!({
-        keys::ENTRY_ID: format!("run_{}", now.floor() as i64),
-        "started_at": now,
-    });
+    let data = Json(RunStart::at(now));
     client
         .execute(
             "INSERT INTO entry (id, title, content, kind, context_id, name, data, priority,
@@ -30,15 +32,14 @@ pub(crate) async fn start(client: &impl GenericClient, now: f64) -> Result<Strin
 pub(crate) async fn finish(
     client: &impl GenericClient,
     id: &str,
-    results: &Value,
-    now: f64,
+    record: &RunRecord<'_>,
 ) -> Result<(), StoreError> {
     client
         .execute(
             "UPDATE entry SET data = COALESCE(data, '{}'::jsonb) || $2, status = 'done',
                               timestamp_modified = $3
              WHERE id = $1",
-            &[&id, results, &now],
+            &[&id, &Json(record), &record.finished_at],
         )
         .await
         .map_err(ctx("recording the end of the run"))?;

@@ -249,3 +249,47 @@ async fn dry_run_never_connects_to_the_relay() {
         other => panic!("the dry run connected to the relay: {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_renotification_shows_the_current_detection_while_the_row_keeps_its_fire_time_words() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new();
+    let client = db.client().await;
+    let alarm = insert_alarm(
+        &client,
+        "alarm_rate",
+        "",
+        json!({"detector": "static_list", "recipients": "a@test.example",
+               "renotification_window_hours": 1,
+               "params": {"detections": [{"dedupe_key": "task:1", "subject": "Task 1 at 19.9%",
+                                          "body": "rate 19.9%", "extra": {"metric": "19.9%"}}]}}),
+    )
+    .await;
+    let config = db.config_mail("", &sink.email_toml());
+    let t0 = 1_800_000_000.0;
+    tick_at(&config, false, Some(t0)).await;
+    set_params(
+        &client,
+        &alarm,
+        json!({"detections": [{"dedupe_key": "task:1", "subject": "Task 1 at 10.0%",
+                               "body": "rate 10.0%", "extra": {"metric": "10.0%"}}]}),
+    )
+    .await;
+    let s = tick_at(&config, false, Some(t0 + 7200.0)).await;
+    assert_eq!(s.emails_sent, 1, "{s:?}");
+    let messages = sink.messages();
+    assert_eq!(messages.len(), 2);
+    let second = messages
+        .iter()
+        .find(|m| body(m).contains("CONTINUING"))
+        .expect("the renotification");
+    assert!(
+        body(second).contains("[1] Task 1 at 10.0%\r\n      rate 10.0%"),
+        "{second}"
+    );
+    let ev = &active(&client, "alarm_rate").await[0];
+    assert_eq!(ev.title, "Task 1 at 19.9%");
+    assert_eq!(ev.content, "rate 19.9%");
+    assert_eq!(ev.data["metric"], "19.9%");
+    assert_eq!(ev.data["last_notified"], t0 + 7200.0);
+}

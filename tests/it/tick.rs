@@ -546,34 +546,88 @@ async fn a_second_tick_while_one_holds_the_lock_does_nothing() {
 }
 
 #[tokio::test]
-async fn detection_context_lands_in_event_data_and_is_refreshed() {
+async fn a_continuing_event_keeps_its_fire_time_words_and_data() {
     let db = TestDb::new();
     let client = db.client().await;
     let alarm = insert_alarm(
         &client,
         "alarm_ctx",
-        "",
+        "Watch.",
         json!({"detector": "static_list", "recipients": "a@x.example", "params": {"detections": [
-            {"dedupe_key": "task:1", "subject": "s", "body": "b", "extra": {"rate": 0.5, "subject": "spoof"}}
+            {"dedupe_key": "task:1", "subject": "Task 1 at 19.9%", "body": "rate 19.9%",
+             "extra": {"metric": "19.9%", "rate": 0.199, "subject": "spoof"}}
         ]}}),
     )
     .await;
-    tick(&db.config(), false).await;
+    let t0 = 1_800_000_000.0;
+    tick_at(&db.config(), false, Some(t0)).await;
     let ev = &active(&client, "alarm_ctx").await[0];
-    assert_eq!(ev.data["rate"], 0.5);
-    assert_eq!(ev.data["subject"], "s", "engine keys win");
+    assert_eq!(ev.data["rate"], 0.199);
+    assert_eq!(ev.data["subject"], "Task 1 at 19.9%", "engine keys win");
 
     set_params(
         &client,
         &alarm,
         json!({"detections": [
-            {"dedupe_key": "task:1", "subject": "s", "body": "b", "extra": {"rate": 0.7}}
+            {"dedupe_key": "task:1", "subject": "Task 1 at 10.0%", "body": "rate 10.0%",
+             "extra": {"metric": "10.0%", "rate": 0.1, "new_key": 1}}
         ]}),
     )
     .await;
-    tick(&db.config(), false).await;
+    tick_at(&db.config(), false, Some(t0 + 300.0)).await;
     let ev2 = &active(&client, "alarm_ctx").await[0];
     assert_eq!(ev2.id, ev.id);
-    assert_eq!(ev2.data["rate"], 0.7);
-    assert_eq!(ev2.data["fire_time"], ev.data["fire_time"]);
+    assert_eq!(
+        (ev2.title.as_str(), ev2.content.as_str()),
+        (ev.title.as_str(), ev.content.as_str())
+    );
+    let mut bookkeeping_only = ev2.data.clone();
+    bookkeeping_only["last_seen"] = ev.data["last_seen"].clone();
+    assert_eq!(
+        bookkeeping_only, ev.data,
+        "only last_seen moved: the row never contradicts itself"
+    );
+    assert_eq!(ev2.data["last_seen"], t0 + 300.0);
+    let modified: f64 = client
+        .query_one(
+            "SELECT timestamp_modified FROM entry WHERE id = $1",
+            &[&ev.id],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(modified, t0 + 300.0);
+}
+
+#[tokio::test]
+async fn events_created_in_one_tick_are_ordered_by_detection() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let keys = ["task:5", "task:3", "task:9", "task:1", "task:7"];
+    insert_alarm(&client, "alarm_order", "", static_alarm(&keys)).await;
+    tick_at(&db.config(), false, Some(1_800_000_000.0)).await;
+    let rows = client
+        .query(
+            "SELECT data->>'dedupe_key', timestamp_created, (data->>'fire_time')::float8
+             FROM entry WHERE kind = 'event' ORDER BY timestamp_created DESC",
+            &[],
+        )
+        .await
+        .expect("events");
+    let newest_first: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    let mut want: Vec<&str> = keys.to_vec();
+    want.reverse();
+    assert_eq!(
+        newest_first, want,
+        "the dashboard's -timestamp_created order"
+    );
+    let created: Vec<f64> = rows.iter().map(|r| r.get(1)).collect();
+    assert!(created.windows(2).all(|w| w[0] > w[1]), "{created:?}");
+    for r in &rows {
+        assert_eq!(
+            r.get::<_, f64>(1),
+            r.get::<_, f64>(2),
+            "fire_time = creation"
+        );
+    }
 }
