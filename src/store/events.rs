@@ -227,7 +227,6 @@ pub(crate) async fn stamp(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn timestamps_old_and_new() {
