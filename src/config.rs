@@ -180,6 +180,13 @@ pub struct RawDb {
     pub keepalives_idle: Option<f64>,
     /// Seconds an alarm may wait for a pooled connection (default 30).
     pub pool_timeout: Option<f64>,
+    /// TLS, as libpq's `sslmode`: `disable`, `prefer` (default), `require`,
+    /// `verify-ca` or `verify-full`. A dsn's own `sslmode` wins.
+    pub sslmode: Option<String>,
+    /// PEM file of the root certificate(s) the server's certificate must
+    /// lead to; the platform's trust store when absent. A dsn's own
+    /// `sslrootcert` wins.
+    pub sslrootcert: Option<PathBuf>,
 }
 
 /// `[email]`.
@@ -276,6 +283,132 @@ pub struct DbConfig {
     pub pg: tokio_postgres::Config,
     /// How long an alarm waits for a pooled connection.
     pub pool_timeout: Duration,
+    /// How the connection is secured.
+    pub tls: DbTls,
+}
+
+/// libpq's `sslmode`, with the same meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain text only.
+    Disable,
+    /// TLS when the server offers it, else plain; the certificate is not checked.
+    Prefer,
+    /// TLS or nothing; the certificate is checked only when `sslrootcert` is set.
+    Require,
+    /// TLS, with a certificate that leads to a trusted root.
+    VerifyCa,
+    /// TLS, with a trusted certificate issued for the host connected to.
+    VerifyFull,
+}
+
+impl SslMode {
+    fn parse(key: &str, value: &str) -> Result<SslMode, ConfigError> {
+        Ok(match value.trim() {
+            "disable" => SslMode::Disable,
+            "prefer" | "allow" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => {
+                return Err(invalid(
+                    key,
+                    format!(
+                    "expected disable, prefer, require, verify-ca or verify-full, got {other:?}"
+                ),
+                ))
+            }
+        })
+    }
+}
+
+/// Validated TLS settings of `[db]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbTls {
+    /// The `sslmode`.
+    pub mode: SslMode,
+    /// Root certificates (PEM); `None`: the platform's trust store.
+    pub root_cert: Option<PathBuf>,
+}
+
+impl DbTls {
+    /// Tells tokio-postgres whether to ask for TLS.
+    fn apply(&self, pg: &mut tokio_postgres::Config) {
+        pg.ssl_mode(match self.mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => {
+                tokio_postgres::config::SslMode::Require
+            }
+        });
+    }
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a connection string, since
+/// tokio-postgres knows only some of libpq's modes and no root file:
+/// (the rest of the string, sslmode, sslrootcert).
+fn split_tls_params(dsn: &str) -> (String, Option<String>, Option<String>) {
+    let is_tls_key = |key: &str| matches!(key, "sslmode" | "sslrootcert");
+    let (mut mode, mut root) = (None, None);
+    let mut keep = |key: &str, value: String| match key {
+        "sslmode" => mode = Some(value),
+        _ => root = Some(value),
+    };
+    let rest = if dsn.starts_with("postgres://") || dsn.starts_with("postgresql://") {
+        match dsn.split_once('?') {
+            None => dsn.to_owned(),
+            Some((base, query)) => {
+                let mut others = Vec::new();
+                for pair in query.split('&') {
+                    match pair.split_once('=') {
+                        Some((key, value)) if is_tls_key(key) => keep(key, percent_decode(value)),
+                        _ => others.push(pair),
+                    }
+                }
+                if others.is_empty() {
+                    base.to_owned()
+                } else {
+                    format!("{base}?{}", others.join("&"))
+                }
+            }
+        }
+    } else {
+        let mut others = Vec::new();
+        for token in dsn.split_whitespace() {
+            match token.split_once('=') {
+                Some((key, value)) if is_tls_key(key) => {
+                    keep(key, value.trim_matches('\'').to_owned())
+                }
+                _ => others.push(token),
+            }
+        }
+        others.join(" ")
+    };
+    (rest, mode, root)
+}
+
+/// Decodes `%XX` escapes (a root certificate's path in a URL).
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok())
+            .and_then(|h| u8::from_str_radix(h, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(byte)) => {
+                out.push(byte);
+                i += 3;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 impl DbConfig {
@@ -665,18 +798,36 @@ fn db(raw: RawDb, host: &Host<'_>) -> Result<DbConfig, ConfigError> {
     let pool_timeout = seconds("db.pool_timeout", raw.pool_timeout, 30.0)?;
 
     if let Some(dsn) = over("dsn").map(Secret).or(raw.dsn) {
-        let pg = dsn
-            .expose()
-            .parse::<tokio_postgres::Config>()
-            .map_err(|_| {
-                invalid(
-                    "db.dsn",
-                    "not a valid PostgreSQL connection string (postgresql://user@host:port/name)",
-                )
-            })?;
+        let (rest, mode, root) = split_tls_params(dsn.expose());
+        let tls = DbTls {
+            mode: match mode {
+                Some(mode) => SslMode::parse("db.dsn (sslmode)", &mode)?,
+                None => match over("sslmode").or(raw.sslmode) {
+                    Some(mode) => SslMode::parse("db.sslmode", &mode)?,
+                    None => SslMode::Prefer,
+                },
+            },
+            root_cert: root
+                .map(|r| host.expand_home(&r))
+                .or_else(|| over("sslrootcert").map(|r| host.expand_home(&r)))
+                .or(raw
+                    .sslrootcert
+                    .map(|p| host.expand_home(&p.to_string_lossy()))),
+        };
+        let pg = rest.parse::<tokio_postgres::Config>().map_err(|_| {
+            invalid(
+                "db.dsn",
+                "not a valid PostgreSQL connection string (postgresql://user@host:port/name)",
+            )
+        })?;
         let mut pg = pg;
         limits.apply(&mut pg);
-        return Ok(DbConfig { pg, pool_timeout });
+        tls.apply(&mut pg);
+        return Ok(DbConfig {
+            pg,
+            pool_timeout,
+            tls,
+        });
     }
 
     let file: Vec<(String, String)> = match &raw.env_path {
@@ -693,7 +844,7 @@ fn db(raw: RawDb, host: &Host<'_>) -> Result<DbConfig, ConfigError> {
     };
     let pick = |k: &str, toml: Option<String>| over(k).or(toml).or_else(|| from_file(k));
 
-    let host = pick("host", raw.host).unwrap_or_else(|| "localhost".into());
+    let server = pick("host", raw.host).unwrap_or_else(|| "localhost".into());
     let port = match pick("port", raw.port.map(|p| p.to_string())) {
         Some(p) => p
             .trim()
@@ -702,7 +853,7 @@ fn db(raw: RawDb, host: &Host<'_>) -> Result<DbConfig, ConfigError> {
         None => 5432,
     };
     let mut pg = tokio_postgres::Config::new();
-    pg.host(&host)
+    pg.host(&server)
         .port(port)
         .dbname(pick("name", raw.name).unwrap_or_else(|| "swfdb".into()))
         .user(pick("user", raw.user).unwrap_or_else(|| "admin".into()))
@@ -714,7 +865,22 @@ fn db(raw: RawDb, host: &Host<'_>) -> Result<DbConfig, ConfigError> {
         pg.password(password);
     }
     limits.apply(&mut pg);
-    Ok(DbConfig { pg, pool_timeout })
+    let tls = DbTls {
+        mode: match pick("sslmode", raw.sslmode) {
+            Some(mode) => SslMode::parse("db.sslmode", &mode)?,
+            None => SslMode::Prefer,
+        },
+        root_cert: over("sslrootcert")
+            .or_else(|| raw.sslrootcert.map(|p| p.to_string_lossy().into_owned()))
+            .or_else(|| from_file("sslrootcert"))
+            .map(|p| host.expand_home(&p)),
+    };
+    tls.apply(&mut pg);
+    Ok(DbConfig {
+        pg,
+        pool_timeout,
+        tls,
+    })
 }
 
 fn email(
@@ -1167,6 +1333,44 @@ mod tests {
             options.ends_with("-c lock_timeout=1") && options.contains("lock_timeout=2000"),
             "{options}"
         );
+    }
+
+    #[test]
+    fn sslmode_and_root_from_a_dsn_or_keys() {
+        let c = parse(MINIMAL).expect("valid");
+        assert_eq!(
+            c.db.tls,
+            DbTls {
+                mode: SslMode::Prefer,
+                root_cert: None
+            }
+        );
+        let c = parse(
+            "[db]\ndsn = \"postgresql://u@h:5433/x?sslmode=verify-full&sslrootcert=%2Fetc%2Fca.pem&application_name=a\"\n\
+             sslmode = \"disable\"\n[email]\nprovider = \"log\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.db.tls.mode, SslMode::VerifyFull, "the dsn's own wins");
+        assert_eq!(c.db.tls.root_cert, Some(PathBuf::from("/etc/ca.pem")));
+        assert_eq!(c.db.target(), "u@h:5433/x");
+        assert_eq!(c.db.pg.get_application_name(), Some("a"));
+
+        let c = parse(
+            "[db]\ndsn = \"host=h user=u sslmode='verify-ca'\"\nsslrootcert = \"/r.pem\"\n\
+             [email]\nprovider = \"log\"\n",
+        )
+        .expect("valid");
+        assert_eq!(c.db.tls.mode, SslMode::VerifyCa);
+        assert_eq!(c.db.tls.root_cert, Some(PathBuf::from("/r.pem")));
+
+        let c = parse("[db]\nsslmode = \"require\"\n[email]\nprovider = \"log\"\n").expect("valid");
+        assert_eq!(c.db.tls.mode, SslMode::Require);
+        let err = parse("[db]\nsslmode = \"on\"\n[email]\nprovider = \"log\"\n").unwrap_err();
+        assert!(err.to_string().contains("db.sslmode"), "{err}");
+        let err =
+            parse("[db]\ndsn = \"postgresql://h/x?sslmode=yes\"\n[email]\nprovider = \"log\"\n")
+                .unwrap_err();
+        assert!(err.to_string().contains("sslmode"), "{err}");
     }
 
     #[test]

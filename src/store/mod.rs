@@ -11,9 +11,9 @@ pub(crate) mod lock;
 pub mod migrate;
 pub(crate) mod rows;
 pub(crate) mod runs;
+mod tls;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
-use tokio_postgres::NoTls;
 
 use crate::config::DbConfig;
 
@@ -107,6 +107,9 @@ pub enum StoreError {
     /// The schema is not what this engine needs.
     #[error("{0}")]
     Schema(String),
+    /// TLS to the database cannot be set up (a root certificate file).
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// Decodes a `jsonb` column selected as text (`data::text`).
@@ -143,7 +146,7 @@ pub(crate) fn ctx(context: &'static str) -> impl FnOnce(tokio_postgres::Error) -
 pub(crate) fn pool(db: &DbConfig, size: usize) -> Result<Pool, StoreError> {
     let manager = Manager::from_config(
         db.pg.clone(),
-        NoTls,
+        tls::connector(&db.tls)?,
         ManagerConfig {
             recycling_method: RecyclingMethod::Fast,
         },
@@ -160,14 +163,14 @@ pub(crate) fn pool(db: &DbConfig, size: usize) -> Result<Pool, StoreError> {
 
 /// One connection outside the pool, its driver task spawned.
 pub(crate) async fn connect(db: &DbConfig) -> Result<tokio_postgres::Client, StoreError> {
-    let (client, connection) =
-        db.pg
-            .connect(NoTls)
-            .await
-            .map_err(|source| StoreError::Connect {
-                target: db.target(),
-                source,
-            })?;
+    let (client, connection) = db
+        .pg
+        .connect(tls::connector(&db.tls)?)
+        .await
+        .map_err(|source| StoreError::Connect {
+            target: db.target(),
+            source,
+        })?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!(error = %error, "Database connection closed.");

@@ -6,6 +6,7 @@ mod harness;
 mod cli;
 mod commands;
 mod compat;
+mod db_tls;
 mod deadlines;
 mod examples;
 mod failing;

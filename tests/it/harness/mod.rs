@@ -4,6 +4,7 @@
 pub mod mail;
 pub mod net;
 pub mod pg;
+pub mod pki;
 
 use serde_json::{json, Value};
 use swf_alarms::{

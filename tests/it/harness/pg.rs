@@ -82,8 +82,16 @@ fn pg_command(bindir: &Path, as_postgres: bool, program: &str) -> Command {
 }
 
 /// Creates and starts a cluster in `dir` on a port that was free a moment
-/// ago; `None` when another process bound that port first.
-fn launch(bindir: &Path, as_postgres: bool, dir: &Path) -> Option<(std::process::Child, u16)> {
+/// ago; `None` when another process bound that port first. `prepare` gets
+/// the data directory after initdb (certificates, pg_hba.conf); `extra`
+/// is added to the server's arguments.
+fn launch(
+    bindir: &Path,
+    as_postgres: bool,
+    dir: &Path,
+    extra: &str,
+    prepare: &dyn Fn(&Path),
+) -> Option<(std::process::Child, u16)> {
     // A failed attempt's log must not be read as this one's.
     let _ = std::fs::remove_file(dir.join("postgres.log"));
     let data = dir.join("data");
@@ -106,12 +114,22 @@ fn launch(bindir: &Path, as_postgres: bool, dir: &Path) -> Option<(std::process:
         "initdb failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    prepare(&data);
+    if as_postgres {
+        let ok = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(&data)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "chown of {} to postgres failed", data.display());
+    }
 
     let port = free_port();
     let script = format!(
         "{postgres} -D {data} -p {port} -k '' -c listen_addresses=127.0.0.1 -c fsync=off \
          -c synchronous_commit=off -c full_page_writes=off -c max_connections=300 \
-         -c shared_preload_libraries=pg_stat_statements > {log} 2>&1 &\n\
+         -c shared_preload_libraries=pg_stat_statements {extra} > {log} 2>&1 &\n\
          pid=$!\n\
          cat > /dev/null\n\
          kill -INT $pid\n\
@@ -184,7 +202,7 @@ fn start_cluster() -> Cluster {
         assert!(ok, "chown of {} to postgres failed", dir.display());
     }
     let (child, port) = (0..5)
-        .find_map(|_| launch(&bindir, as_postgres, &dir))
+        .find_map(|_| launch(&bindir, as_postgres, &dir, "", &|_| {}))
         .expect("postgres found no free port in five attempts");
     let cluster = Cluster {
         port,
@@ -241,7 +259,10 @@ fn remove_stale_clusters(base: &Path) {
     };
     for entry in entries.filter_map(|e| e.ok()) {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if let Some(pid) = name.strip_prefix("pg-") {
+        if let Some(pid) = name
+            .strip_prefix("pg-")
+            .and_then(|rest| rest.split('-').next())
+        {
             if !Path::new("/proc").join(pid).exists() {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
@@ -410,5 +431,78 @@ impl Drop for TestDb {
                 &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
             );
         }
+    }
+}
+
+/// A server of its own that takes only TLS connections (`hostssl`,
+/// trust) from 127.0.0.1, with the given certificate and key.
+pub struct TlsServer {
+    pub port: u16,
+    bindir: PathBuf,
+    // Dropping it closes the watchdog's stdin, which stops the server.
+    _watchdog: Child,
+}
+
+impl TlsServer {
+    pub fn start(cert: &Path, key: &Path) -> TlsServer {
+        let bindir = bindir();
+        let as_postgres = running_as_root();
+        let base = cluster_base(as_postgres);
+        let dir = base.join(format!("pg-{}-tls", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create the cluster directory");
+        if as_postgres {
+            let ok = Command::new("chown")
+                .args(["postgres:postgres"])
+                .arg(&dir)
+                .status()
+                .map(|s| s.success())
+                .unwrap_or(false);
+            assert!(ok, "chown of {} to postgres failed", dir.display());
+        }
+        let prepare = |data: &Path| {
+            std::fs::copy(cert, data.join("server.crt")).expect("copy the certificate");
+            std::fs::copy(key, data.join("server.key")).expect("copy the key");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(
+                data.join("server.key"),
+                std::fs::Permissions::from_mode(0o600),
+            )
+            .expect("chmod the key");
+            std::fs::write(
+                data.join("pg_hba.conf"),
+                "hostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n",
+            )
+            .expect("write pg_hba.conf");
+        };
+        let extra = "-c ssl=on -c ssl_cert_file=server.crt -c ssl_key_file=server.key";
+        let (child, port) = (0..5)
+            .find_map(|_| launch(&bindir, as_postgres, &dir, extra, &prepare))
+            .expect("postgres found no free port in five attempts");
+        TlsServer {
+            port,
+            bindir,
+            _watchdog: child,
+        }
+    }
+
+    /// Runs SQL through psql over TLS (libpq, not the engine); returns
+    /// its unaligned output.
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(self.bindir.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"])
+            .arg(format!(
+                "host=127.0.0.1 port={} user=postgres dbname=postgres sslmode=require",
+                self.port
+            ))
+            .args(["-c", sql])
+            .output()
+            .expect("run psql");
+        assert!(
+            out.status.success(),
+            "psql {sql:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 }
