@@ -11,8 +11,7 @@ use serde_json::{json, Value};
 use crate::{config::Config, store, time};
 
 fn short_time(t: Option<f64>) -> String {
-    t.map(|t| time::utc_label(t)[4..14].to_string())
-        .unwrap_or_else(|| "-".into())
+    t.map(time::short_label).unwrap_or_else(|| "-".into())
 }
 
 fn cut(text: &str, max: usize) -> String {

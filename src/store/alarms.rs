@@ -38,7 +38,7 @@ fn data_of(text: Option<&str>, entry_id: Option<String>) -> (Option<Value>, Opti
 pub(crate) async fn load(client: &impl GenericClient) -> Result<Vec<AlarmRow>, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, content, data::text, data->>'entry_id' FROM entry
+            "SELECT id::text, COALESCE(content, '')::text, data::text, data->>'entry_id' FROM entry
              WHERE context_id = $1 AND kind = $2 AND archived = false AND deleted_at IS NULL
              ORDER BY btrim(data->>'entry_id'), timestamp_created DESC, id DESC",
         )
@@ -68,7 +68,7 @@ pub(crate) async fn load_teams(
 ) -> Result<HashMap<String, Vec<String>>, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT name, content FROM entry
+            "SELECT name::text, COALESCE(content, '')::text FROM entry
              WHERE context_id = $1 AND kind = $2 AND name IS NOT NULL
                AND archived = false AND deleted_at IS NULL",
         )
@@ -121,8 +121,9 @@ impl AlarmRecord {
 }
 
 const RECORD_COLUMNS: &str =
-    "id, title, content, COALESCE(data, '{}'::jsonb)::text, archived, timestamp_created, timestamp_modified,
-     data->>'entry_id'";
+    "id::text, COALESCE(title, '')::text, COALESCE(content, '')::text,
+     COALESCE(data, '{}'::jsonb)::text, COALESCE(archived, false), COALESCE(timestamp_created, 0)::float8,
+     COALESCE(timestamp_modified, 0)::float8, data->>'entry_id'";
 
 fn record(r: &tokio_postgres::Row) -> AlarmRecord {
     let (data, unreadable) = data_of(r.get(3), r.get(7));

@@ -27,8 +27,8 @@ pub(crate) async fn load_active(
 ) -> Result<(Vec<ActiveEvent>, Vec<String>), StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT id, COALESCE(data->>'dedupe_key', ''), data->>'last_notified', data->>'fire_time',
-                    COALESCE(data->>'subject', title), timestamp_created
+            "SELECT id::text, COALESCE(data->>'dedupe_key', ''), data->>'last_notified', data->>'fire_time',
+                    COALESCE(data->>'subject', title, '')::text, COALESCE(timestamp_created, 0)::float8
              FROM entry
              WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
                AND (data->>'clear_time') IS NULL AND archived = false AND deleted_at IS NULL",
@@ -85,7 +85,7 @@ pub(crate) async fn load_unsent_resolved(
     let stmt = client
         .prepare_cached(
             &format!(
-                "SELECT id, COALESCE(data->>'dedupe_key', ''), COALESCE(data->>'subject', title) FROM entry
+                "SELECT id::text, COALESCE(data->>'dedupe_key', ''), COALESCE(data->>'subject', title, '')::text FROM entry
                  WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
                    AND {clear} > $4
                    AND {notified} > 0

@@ -3,6 +3,13 @@
 //!
 //! All SQL lives here. The dashboard owns the table layout and the JSON
 //! key names; the `keys` module spells them out in one place.
+//!
+//! The dashboard's database is outside data: a column may hold NULL where
+//! the contract says NOT NULL, or have been altered by hand. So every
+//! column a query reads is cast (and COALESCEd, unless read as `Option`)
+//! in its SQL to exactly the type it is read as, and `Row::get` can never
+//! meet a value it would panic on; `jsonb` is read as text and decoded
+//! by the tolerant reader below.
 
 pub(crate) mod alarms;
 pub(crate) mod events;

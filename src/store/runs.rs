@@ -55,7 +55,7 @@ pub(crate) async fn recent(
 ) -> Result<Vec<(String, Value)>, StoreError> {
     let rows = client
         .query(
-            "SELECT COALESCE(status, ''), COALESCE(data, '{}'::jsonb)::text, data->>'entry_id', id
+            "SELECT COALESCE(status, '')::text, COALESCE(data, '{}'::jsonb)::text, data->>'entry_id', id::text
              FROM entry
              WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL
              ORDER BY timestamp_created DESC LIMIT $3",

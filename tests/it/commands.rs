@@ -518,3 +518,45 @@ async fn install_script_is_safe_to_run_twice() {
     assert_eq!(run.status.code(), Some(0), "{}", output_text(&run));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[tokio::test]
+async fn columns_edited_by_hand_do_not_panic_any_command() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_nulls", "", static_alarm(&["a"])).await;
+    // The contract says NOT NULL; a database altered by hand may not.
+    client
+        .batch_execute(
+            "ALTER TABLE entry ALTER COLUMN content DROP NOT NULL;
+             ALTER TABLE entry ALTER COLUMN title DROP NOT NULL;
+             UPDATE entry SET content = NULL, title = NULL WHERE kind = 'alarm';",
+        )
+        .await
+        .expect("edit by hand");
+    let config = db.config_file("");
+    let out = swf(Some(&config), &["run", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    // An event whose title is NULL and whose data has no subject.
+    client
+        .batch_execute(
+            "UPDATE entry SET title = NULL, data = data - 'subject' WHERE kind = 'event';",
+        )
+        .await
+        .expect("edit the event by hand");
+    for args in [
+        &["run", "--dry-run"][..],
+        &["status"],
+        &["status", "--json"],
+        &["alarm", "list"],
+        &["alarm", "show", "alarm_nulls"],
+        &["check"],
+    ] {
+        let out = swf(Some(&config), args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 1)),
+            "{args:?}: {}",
+            output_text(&out)
+        );
+    }
+    assert_eq!(active(&client, "alarm_nulls").await.len(), 1);
+}

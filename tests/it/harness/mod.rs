@@ -118,7 +118,7 @@ pub async fn events(client: &Client, alarm_entry_id: &str) -> Vec<Event> {
     let event_entry_id = format!("event_{}", alarm_entry_id.trim_start_matches("alarm_"));
     client
         .query(
-            "SELECT id, title, content, status, data FROM entry
+            "SELECT id, COALESCE(title, ''), COALESCE(content, ''), status, data FROM entry
              WHERE kind = 'event' AND data->>'entry_id' = $1
              ORDER BY timestamp_created, data->>'dedupe_key', id",
             &[&event_entry_id],
