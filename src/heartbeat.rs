@@ -70,8 +70,37 @@ pub(crate) enum HeartbeatError {
     Request(#[source] reqwest::Error),
     #[error("no answer within {0:?}")]
     Timeout(std::time::Duration),
-    #[error("answered with HTTP status {0}")]
-    Status(u16),
+    #[error("HTTP {status} {reason} from {url}: {excerpt}")]
+    Status {
+        status: u16,
+        reason: &'static str,
+        url: String,
+        excerpt: String,
+    },
+}
+
+/// Characters of an error answer's body kept for the log.
+const EXCERPT_CHARS: usize = 200;
+
+/// The start of an error answer's body: at most a few KiB are read (under
+/// the request's timeout), a line of it is kept.
+async fn excerpt(mut response: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < 4096 {
+        match response.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return "(empty body)".into();
+    }
+    match text.char_indices().nth(EXCERPT_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text,
+    }
 }
 
 /// Sends one ping: to the success or the fail URL, by the beat.
@@ -108,7 +137,12 @@ pub(crate) async fn send(config: &HeartbeatConfig, beat: &Beat) -> Result<(), He
         })?;
     let status = response.status();
     if !status.is_success() {
-        return Err(HeartbeatError::Status(status.as_u16()));
+        return Err(HeartbeatError::Status {
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("(no reason phrase)"),
+            url: url.to_string(),
+            excerpt: excerpt(response).await,
+        });
     }
     Ok(())
 }

@@ -169,3 +169,32 @@ async fn a_hanging_heartbeat_url_is_given_up_after_its_timeout_and_the_tick_stan
     assert_eq!((status.as_str(), run["errors"].clone()), ("done", json!(0)));
     assert_eq!(active(&client, "alarm_hb").await.len(), 1);
 }
+
+/// Issue 9.6: a watcher answering with an error status is logged with the
+/// status, its reason phrase, the URL and the start of the body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_9_a_failing_heartbeat_is_logged_with_status_url_and_body() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500).set_body_string("down for\nmaintenance"))
+        .mount(&server)
+        .await;
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_hb", "", static_alarm(&["a"])).await;
+    let config = db.config_file(&format!(
+        "heartbeat_url = \"{}/ping\"\nheartbeat_timeout = 5",
+        server.uri()
+    ));
+    let out = run_bin(config, &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", output_text(&out));
+    let expected = format!(
+        "HTTP 500 Internal Server Error from {}/ping: down for maintenance",
+        server.uri()
+    );
+    assert!(
+        output_text(&out).contains(&expected),
+        "{}",
+        output_text(&out)
+    );
+}
