@@ -8,14 +8,16 @@
 //! themselves — while storage, power, stale streams (whose age limit is
 //! the wait) and a stopped collector email at once. A stale snapshot is still
 //! judged (its alerts are the last known state), next to the collector
-//! alert. Dedupe keys are those of the single-family detectors. Example
+//! alert. With no readable record at all, the collector alert fires and
+//! the detector fails for the rest, so the last known alerts are kept
+//! rather than cleared. Dedupe keys are those of the single-family detectors. Example
 //! params: `{"threshold_pct": 80, "hold_minutes": 180}`.
 
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::support::ops::{self, PowerLimits, StreamFreshness};
-use crate::{parse_params, Ctx, DetectFuture, ParamSchema, Registration};
+use crate::{parse_params, Ctx, DetectError, DetectFuture, ParamSchema, Registration};
 
 /// The params of `aurora_ops`.
 #[derive(Debug, Deserialize, ParamSchema)]
@@ -57,14 +59,35 @@ fn three_hours() -> f64 {
 fn detect(ctx: Ctx, params: Value) -> DetectFuture {
     Box::pin(async move {
         let p: Params = parse_params(params)?;
-        let latest = ctx.snapshots()?.latest(p.snapshot_dir.as_deref()).await?;
+        // No readable record: the collector is reported stale, and the
+        // other rules, which have nothing to judge, fail — so their
+        // events stay as last known instead of clearing.
+        let stale_only = |message: String| DetectError::Partial {
+            detections: ops::hold(
+                ops::collector_stale(None, ctx.now, p.collector_max_age_minutes),
+                0.0,
+            ),
+            message,
+        };
+        let latest = match ctx.snapshots()?.latest(p.snapshot_dir.as_deref()).await {
+            Ok(latest) => latest,
+            Err(error @ DetectError::InvalidParams(_)) => return Err(error),
+            Err(error) => {
+                return Err(stale_only(format!(
+                    "{error}; storage, power, archive, service and stream alerts not judged, kept as they were"
+                )))
+            }
+        };
+        let Some(snapshot) = latest else {
+            return Err(stale_only(
+                "no complete snapshot record; storage, power, archive, service and stream alerts not judged, kept as they were"
+                    .into(),
+            ));
+        };
         let mut detections = ops::hold(
-            ops::collector_stale(latest.as_deref(), ctx.now, p.collector_max_age_minutes),
+            ops::collector_stale(Some(&snapshot), ctx.now, p.collector_max_age_minutes),
             0.0,
         );
-        let Some(snapshot) = latest else {
-            return Ok(detections);
-        };
         let record = &snapshot.record;
         let streams = ops::select_streams(p.streams)?;
         detections.extend(ops::hold(ops::storage(record, p.threshold_pct), 0.0));

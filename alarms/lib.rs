@@ -110,6 +110,17 @@ pub enum DetectError {
     /// The detector panicked; the panic message is kept.
     #[error("detector panicked: {0}")]
     Panicked(String),
+    /// Part of the alarm could be judged and part not: `detections` fire
+    /// as usual, the alarm's other active events are kept (neither touched
+    /// nor cleared, as for any failure), and the alarm is recorded as
+    /// failed with `message`.
+    #[error("{message}")]
+    Partial {
+        /// What is known to fire despite the failure.
+        detections: Vec<Detection>,
+        /// What could not be judged, and why.
+        message: String,
+    },
 }
 
 fn reason_suffix(reason: &str) -> String {

@@ -43,11 +43,13 @@ pub(crate) struct Policy {
 pub(crate) enum Outcome<'a> {
     /// The full set of what is firing now.
     Detected(&'a [Detection]),
-    /// The detector failed: nothing is known about the alarm's entities,
-    /// so none of its events is touched or cleared. `failing` is the
+    /// The detector failed: nothing is known about the alarm's other
+    /// entities, so none of their events is touched or cleared. `firing`
+    /// is what is known to fire all the same: what a partly failed
+    /// detector could judge (`DetectError::Partial`), and the
     /// `detector_failing` detection once the failure has lasted the
-    /// alarm's threshold (see `failing`): the one event this tick handles.
-    Failed { failing: Option<&'a Detection> },
+    /// alarm's threshold (see `failing`). Only these events are handled.
+    Failed { firing: &'a [Detection] },
 }
 
 /// Why an event is in this tick's email.
@@ -138,7 +140,7 @@ pub(crate) fn reconcile<'a>(
 ) -> Plan<'a> {
     let (detections, known) = match outcome {
         Outcome::Detected(detections) => (detections, true),
-        Outcome::Failed { failing } => (failing.map_or(&[][..], std::slice::from_ref), false),
+        Outcome::Failed { firing } => (firing, false),
     };
     let by_key: HashMap<&str, &ActiveEvent> =
         active.iter().map(|e| (e.dedupe_key.as_str(), e)).collect();
@@ -339,7 +341,7 @@ mod tests {
         let plan = reconcile(
             &events,
             &[],
-            Outcome::Failed { failing: None },
+            Outcome::Failed { firing: &[] },
             NOW,
             Policy::default(),
             ids(),
@@ -362,7 +364,7 @@ mod tests {
             subject: "old".into(),
         }];
         let outcome = Outcome::Failed {
-            failing: Some(&failing),
+            firing: std::slice::from_ref(&failing),
         };
         let plan = reconcile(&events, &backlog, outcome, NOW, on, ids());
         assert_eq!(plan.create.len(), 1);
@@ -542,7 +544,7 @@ mod tests {
                 .map(|(k, n)| active(k, *n))
                 .collect();
             let dets: Vec<Detection> = detected.iter().map(|k| det(k)).collect();
-            let outcome = if failed { Outcome::Failed { failing: None } } else { Outcome::Detected(&dets) };
+            let outcome = if failed { Outcome::Failed { firing: &[] } } else { Outcome::Detected(&dets) };
             let policy = Policy { renotify_after: window, ..Policy::default() };
             let plan = reconcile(&events, &[], outcome, NOW, policy, ids());
 

@@ -609,11 +609,21 @@ async fn process(
             now,
         )
     });
+    // Known to fire despite a failure: what a partly failed detector
+    // judged, and the alarm's own detector_failing event when due.
+    let firing: Vec<Detection> = match &failure {
+        Some(AlarmError::Detect {
+            source: DetectError::Partial { detections, .. },
+            ..
+        }) => detections.clone(),
+        _ => Vec::new(),
+    }
+    .into_iter()
+    .chain(failing_detection)
+    .collect();
     let outcome = match failure {
         None => Outcome::Detected(&detections),
-        Some(_) => Outcome::Failed {
-            failing: failing_detection.as_ref(),
-        },
+        Some(_) => Outcome::Failed { firing: &firing },
     };
     let plan = reconcile(
         &active,

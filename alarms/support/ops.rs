@@ -289,8 +289,12 @@ fn text<'a>(record: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
     record.get(key).and_then(Value::as_str)
 }
 
+/// Clock skew tolerated before a snapshot counts as dated in the future.
+const FUTURE_TOLERANCE_MINUTES: f64 = 5.0;
+
 /// `ops_collector_stale`: the newest snapshot is older than
-/// `max_age_minutes` by the engine's clock, or there is none.
+/// `max_age_minutes` by the engine's clock, dated more than a few minutes
+/// in the future, or there is none.
 pub fn collector_stale(
     snapshot: Option<&Snapshot>,
     now: f64,
@@ -306,6 +310,25 @@ pub fn collector_stale(
         )],
         Some(s) => {
             let age = (now - s.time) / 60.0;
+            if age < -FUTURE_TOLERANCE_MINUTES {
+                // A record from the future proves nothing about the
+                // collector now (a wrong clock, a hand-made file), and
+                // would hide a stopped one until that time comes.
+                return vec![detection(
+                    key,
+                    format!("Ops monitor: newest snapshot is dated {} in the future", human_minutes(-age)),
+                    format!(
+                        "The newest ops-monitor record ({}) says it was taken at {} — {} ahead of this \
+                         engine's clock. Either clock is wrong, or the file was not written by the \
+                         collector; whether the collector still runs cannot be told.",
+                        s.file,
+                        text(&s.record, "time_utc").unwrap_or("?"),
+                        human_minutes(-age)
+                    ),
+                    json!({"age_minutes": (age * 10.0).round() / 10.0, "max_age_minutes": max_age_minutes,
+                           "snapshot_time": s.time, "future": true}),
+                )];
+            }
             if age < max_age_minutes {
                 return Vec::new();
             }

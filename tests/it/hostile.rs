@@ -500,3 +500,114 @@ async fn issue_11_snapshot_pipes_devices_and_huge_files_fail_and_the_process_exi
     assert_eq!(run["per_alarm"]["alarm_healthy"]["bundle_sent"], true);
     let _ = std::fs::remove_dir_all(root);
 }
+
+/// The degraded AURORA fixture's one record, as text, and its time.
+fn degraded_record() -> (String, f64) {
+    let path = format!(
+        "{}/tests/fixtures/aurora/ops_monitor_snapshot_degraded.jsonl",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).expect("fixture");
+    let line = text.lines().next().expect("a line").to_owned();
+    let record: Value = serde_json::from_str(&line).expect("json");
+    let epoch = record["snapshot_epoch"].as_f64().expect("epoch");
+    (line, epoch)
+}
+
+/// A fresh directory under the test target dir.
+fn scratch_dir(tag: &str) -> std::path::PathBuf {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hostile-{tag}-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    dir
+}
+
+#[tokio::test]
+async fn issue_11_unreadable_snapshot_reports_the_collector_and_keeps_other_alerts() {
+    let (line, epoch) = degraded_record();
+    for (name, unreadable) in [
+        ("garbage", b"this is not json\n\x01\x02".to_vec()),
+        ("empty", Vec::new()),
+        ("zeros", vec![0u8; 64 * 1024]),
+    ] {
+        let db = TestDb::new();
+        let client = db.client().await;
+        let config = db.config();
+        let dir = scratch_dir(name);
+        let day = dir.join("ops_monitor_20260821.jsonl");
+        std::fs::write(&day, format!("{line}\n")).expect("write");
+        insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+        insert_alarm(
+            &client,
+            "alarm_aurora",
+            "",
+            json!({"detector": "aurora_ops", "recipients": "ops@test.example",
+                   "params": {"snapshot_dir": dir}}),
+        )
+        .await;
+        tick_at(&config, false, Some(epoch + 60.0)).await;
+        let before: Vec<String> = active(&client, "alarm_aurora")
+            .await
+            .iter()
+            .map(|e| e.key().to_owned())
+            .collect();
+        assert!(
+            before.iter().any(|k| k.starts_with("storage:")),
+            "{before:?}"
+        );
+
+        std::fs::write(&day, &unreadable).expect("overwrite");
+        let s = tick_at(&config, false, Some(epoch + 120.0)).await;
+        assert_eq!(s.cleared, 0, "{name}: nothing cleared");
+        assert_eq!(s.alarms_errored, 1, "{name}: {s:?}");
+        let after: Vec<String> = active(&client, "alarm_aurora")
+            .await
+            .iter()
+            .map(|e| e.key().to_owned())
+            .collect();
+        for key in &before {
+            assert!(after.contains(key), "{name}: {key} kept: {after:?}");
+        }
+        assert!(
+            after.iter().any(|k| k == "ops_collector_stale"),
+            "{name}: {after:?}"
+        );
+        let (_, run) = last_run(&client).await;
+        assert_eq!(
+            run["per_alarm"]["alarm_aurora"]["bundle_sent"], true,
+            "{name}: stale mailed"
+        );
+        assert_eq!(run["per_alarm"]["alarm_healthy"]["errors"], 0);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[tokio::test]
+async fn issue_11_a_snapshot_from_the_future_fires_with_its_own_reason() {
+    let (line, epoch) = degraded_record();
+    let db = TestDb::new();
+    let client = db.client().await;
+    let dir = scratch_dir("future");
+    std::fs::write(dir.join("ops_monitor_20260821.jsonl"), format!("{line}\n")).expect("write");
+    insert_alarm(
+        &client,
+        "alarm_collector",
+        "",
+        json!({"detector": "ops_collector_stale", "recipients": "ops@test.example",
+               "params": {"snapshot_dir": dir}}),
+    )
+    .await;
+    // The engine's clock is two hours behind the record.
+    tick_at(&db.config(), false, Some(epoch - 7200.0)).await;
+    let events = active(&client, "alarm_collector").await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert!(
+        events[0].title.contains("in the future"),
+        "{}",
+        events[0].title
+    );
+    // A record a minute ahead (clock skew) is fine.
+    tick_at(&db.config(), false, Some(epoch - 60.0)).await;
+    assert!(active(&client, "alarm_collector").await.is_empty());
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -400,8 +400,8 @@ async fn torn_last_line_nulls_and_an_empty_directory() {
         ["ops_collector_stale"]
     );
     assert_eq!(
-        s.alarms_errored, 1,
-        "ops_storage cannot judge an empty directory"
+        s.alarms_errored, 2,
+        "neither ops_storage nor the rest of aurora_ops can judge an empty directory"
     );
     let (_, run) = last_run(&client).await;
     let message = run["per_alarm"]["alarm_empty_storage"]["error_message"]
