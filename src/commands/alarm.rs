@@ -188,11 +188,7 @@ fn validate(record: &AlarmRecord) -> anyhow::Result<()> {
 }
 
 pub(crate) async fn run(config: &Config, action: &AlarmAction) -> anyhow::Result<ExitCode> {
-    let pool = store::pool(&config.db, 1)?;
-    let mut client = pool
-        .get()
-        .await
-        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let (_pool, mut client) = super::connect(config, 1).await?;
     let now = time::now();
     let find = |records: Option<AlarmRecord>, entry_id: &str| {
         records.ok_or_else(|| anyhow!("no alarm with data.entry_id = {entry_id:?}"))

@@ -5,16 +5,11 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 
 use crate::{alarm::Alarm, config::Config, recipients, schema, store};
 
 pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
-    let pool = store::pool(&config.db, 1)?;
-    let client = pool
-        .get()
-        .await
-        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let (_pool, client) = super::connect(config, 1).await?;
     let records = store::alarms::list(&client).await?;
     let teams = store::alarms::load_teams(&client).await?;
     let mut problems: Vec<(String, String)> = Vec::new();

@@ -8,3 +8,18 @@ pub(crate) mod migrate;
 pub(crate) mod run;
 pub(crate) mod status;
 pub(crate) mod test;
+
+/// A pool of `size` connections to the configured database and one
+/// connection from it, with the target named if that fails.
+pub(crate) async fn connect(
+    config: &crate::config::Config,
+    size: usize,
+) -> anyhow::Result<(deadpool_postgres::Pool, deadpool_postgres::Object)> {
+    use anyhow::Context;
+    let pool = crate::store::pool(&config.db, size)?;
+    let client = pool
+        .get()
+        .await
+        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    Ok((pool, client))
+}

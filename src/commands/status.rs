@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-use anyhow::Context;
 use serde_json::{json, Value};
 
 use crate::{config::Config, store, time};
@@ -23,11 +22,7 @@ fn cut(text: &str, max: usize) -> String {
 }
 
 pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::Result<ExitCode> {
-    let pool = store::pool(&config.db, 1)?;
-    let client = pool
-        .get()
-        .await
-        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let (_pool, client) = super::connect(config, 1).await?;
     let records = store::alarms::list(&client).await?;
     let summaries = store::events::active_summaries(&client).await?;
     let runs = store::runs::recent(&client, ticks.max(1)).await?;

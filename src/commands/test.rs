@@ -22,11 +22,7 @@ pub(crate) async fn run(
     entry_id: &str,
     params: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let pool = store::pool(&config.db, 2)?;
-    let client = pool
-        .get()
-        .await
-        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let (pool, client) = super::connect(config, 2).await?;
     let record = store::alarms::find(&client, entry_id)
         .await?
         .ok_or_else(|| {
