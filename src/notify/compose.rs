@@ -72,6 +72,9 @@ pub(crate) fn compose(
         }
         body.push('\n');
     }
+    // One newline at the end, as the old engine's emails have.
+    body.truncate(body.trim_end().len());
+    body.push('\n');
     Bundle { subject, body }
 }
 
@@ -124,7 +127,7 @@ mod tests {
         );
         let want = "Watch the demo tasks.\n\n---\n\n\
 NEW (2):\n\n  [1] Task 1 failing at 12%\n      owner: alice\n      site: BNL\n\n  [2] Task 2 failing at 5%\n\n\n\
-CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: carol\n\n\n";
+CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: carol\n";
         assert_eq!(bundle.body, want);
     }
 
@@ -159,7 +162,7 @@ CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: c
             "[alarm_ops] 1 detection(s), 1 new, 1 resolved"
         );
         assert!(bundle.body.ends_with(
-            "RESOLVED (1):\n\n  [1] Battery SOC at 37.6%\n      (power:battery_soc is no longer detected)\n\n\n"
+            "RESOLVED (1):\n\n  [1] Battery SOC at 37.6%\n      (power:battery_soc is no longer detected)\n"
         ), "{}", bundle.body);
         let only = compose("alarm_ops", "", &[], &[], &resolved);
         assert_eq!(only.subject, "[alarm_ops] 1 resolved");

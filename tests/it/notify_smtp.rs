@@ -63,7 +63,7 @@ async fn one_bundle_arrives_with_exact_headers_and_body() {
     // DATA framing ends the message with one more CRLF before the dot.
     assert_eq!(
         body(raw).strip_suffix("\r\n").unwrap_or_default(),
-        "Tasks failing too often.\r\n\r\n---\r\n\r\nNEW (2):\r\n\r\n  [1] Task 1 at 12%\r\n      owner: alice\r\n      site: BNL\r\n\r\n  [2] Task 2 at 5%\r\n      owner: bob\r\n\r\n\r\n"
+        "Tasks failing too often.\r\n\r\n---\r\n\r\nNEW (2):\r\n\r\n  [1] Task 1 at 12%\r\n      owner: alice\r\n      site: BNL\r\n\r\n  [2] Task 2 at 5%\r\n      owner: bob\r\n"
     );
     assert!(active(&client, "alarm_mail")
         .await

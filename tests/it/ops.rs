@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use wiremock::{matchers::path, Mock, MockServer, ResponseTemplate};
 
 use crate::harness::{
-    mail::{closed_port, SmtpSink},
+    mail::{closed_port, quoted_printable, SmtpSink},
     *,
 };
 
@@ -432,31 +432,6 @@ fn bodies(sink: &SmtpSink) -> Vec<String> {
                 .unwrap_or_default()
         })
         .collect()
-}
-
-/// A quoted-printable body decoded (soft line breaks and `=XX` escapes).
-fn quoted_printable(body: &str) -> String {
-    let joined = body.replace("=\n", "");
-    let bytes = joined.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'=', Some(byte)) => {
-                out.push(byte);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[tokio::test]

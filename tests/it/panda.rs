@@ -9,7 +9,10 @@ use wiremock::{
     Mock, MockServer, ResponseTemplate,
 };
 
-use crate::harness::*;
+use crate::harness::{
+    mail::{quoted_printable, SmtpSink},
+    *,
+};
 
 const TASKS: &str = "/api/panda/tasks/";
 
@@ -528,9 +531,10 @@ async fn issue_9_each_task_is_judged_as_the_old_engine_judges_it() {
     assert_eq!(fallback.data["nfinalfailed"], 9);
 }
 
-/// Issue 9.2: one PanDA event row, field by field, in the format the old
-/// engine's failure_rate.py and run.py write (title = subject, content =
-/// description + separator + body, the data keys it writes).
+/// Issue 9.2: one PanDA event row, field by field, and its email, in the
+/// format the old engine's failure_rate.py and run.py write (title =
+/// subject, content = description + separator + body, the data keys it
+/// writes; the bundle layout of `_compose_bundle`).
 #[tokio::test]
 async fn issue_9_a_panda_event_row_reads_as_the_old_engine_writes_it() {
     let server = MockServer::start().await;
@@ -550,8 +554,13 @@ async fn issue_9_a_panda_event_row_reads_as_the_old_engine_writes_it() {
                "params": {"threshold": 0.03, "since_days": 2, "statuses": ["running"]}}),
     )
     .await;
-    let s = tick(&db.config_with(&engine_toml(&server)), true).await;
-    assert_eq!(s.alarms_errored, 0, "{s:?}");
+    let sink = SmtpSink::start();
+    let s = tick(
+        &db.config_mail(&engine_toml(&server), &sink.email_toml()),
+        false,
+    )
+    .await;
+    assert_eq!((s.alarms_errored, s.emails_sent), (0, 1), "{s:?}");
     let evs = active(&client, "alarm_panda_failure_rate_sakib").await;
     assert_eq!(evs.len(), 1);
     let e = &evs[0];
@@ -611,6 +620,24 @@ async fn issue_9_a_panda_event_row_reads_as_the_old_engine_writes_it() {
     for key in ["fire_time", "last_seen"] {
         assert!(e.data[key].is_f64(), "data.{key} is a time");
     }
+
+    // The email: one NEW section, the subject and the body indented by six.
+    let raw = &sink.messages()[0];
+    let (head, body) = raw.split_once("\r\n\r\n").expect("headers and body");
+    assert!(
+        head.contains("Subject: [alarm_panda_failure_rate_sakib] 1 detection(s), 1 new\r\n"),
+        "{head}"
+    );
+    let indented: Vec<String> = expected_body
+        .lines()
+        .map(|line| format!("      {line}"))
+        .collect();
+    let expected_email = format!(
+        "Alert on PanDA tasks owned by Sakib Rahman.\n\n---\n\nNEW (1):\n\n  [1] {subject}\n{}\n",
+        indented.join("\n")
+    );
+    let body = quoted_printable(&body.replace("\r\n", "\n"));
+    assert_eq!(body.strip_suffix('\n'), Some(expected_email.as_str()));
 }
 
 #[tokio::test]
