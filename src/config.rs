@@ -218,6 +218,9 @@ pub struct RawEmail {
     pub smtp_password_env: Option<String>,
     /// SMTP: file holding the password (first line).
     pub smtp_password_file: Option<PathBuf>,
+    /// SMTP: PEM file of root certificates (a site CA) trusted for the
+    /// relay's TLS, besides the platform's trust store.
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 /// The validated configuration.
@@ -483,6 +486,8 @@ pub struct SmtpSettings {
     pub tls: SmtpTls,
     /// AUTH user and password, when the relay wants them.
     pub auth: Option<(String, Secret)>,
+    /// Root certificates (PEM) trusted besides the platform's store.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Validated SES settings.
@@ -990,11 +995,32 @@ fn smtp(raw: &RawEmail, env: &dyn Fn(&str) -> Option<String>) -> Result<SmtpSett
             Some((user.clone(), Secret(password)))
         }
     };
+    let ca_file = match &raw.smtp_ca_file {
+        None => None,
+        Some(path) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                invalid(
+                    "email.smtp_ca_file",
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            })?;
+            let usable = lettre::transport::smtp::client::Certificate::from_pem(&pem).is_ok()
+                && String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----");
+            if !usable {
+                return Err(invalid(
+                    "email.smtp_ca_file",
+                    format!("{} holds no PEM certificate", path.display()),
+                ));
+            }
+            Some(path.clone())
+        }
+    };
     Ok(SmtpSettings {
         host,
         port: raw.smtp_port.unwrap_or(25),
         tls,
         auth,
+        ca_file,
     })
 }
 

@@ -13,7 +13,10 @@ use lettre::{
         header::{self, ContentType, HeaderName, HeaderValue},
         Mailbox, Mailboxes,
     },
-    transport::smtp::{authentication::Credentials, client::Tls, client::TlsParameters},
+    transport::smtp::{
+        authentication::Credentials,
+        client::{Certificate, Tls, TlsParameters},
+    },
     AsyncSmtpTransport, AsyncTransport, Tokio1Executor,
 };
 
@@ -39,8 +42,31 @@ impl SmtpChannel {
         settings: &SmtpSettings,
         timeout: std::time::Duration,
     ) -> Result<Self, SendError> {
+        // The platform's trust store (lettre's rustls-native-certs), plus
+        // the site CA of smtp_ca_file.
+        let ca = match &settings.ca_file {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(path).map_err(|e| {
+                    failed(
+                        format!("email.smtp_ca_file: cannot read {}: {e}", path.display()),
+                        false,
+                    )
+                })?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| {
+                    failed(format!("email.smtp_ca_file {}: {e}", path.display()), false)
+                })?;
+                Some(cert)
+            }
+        };
         let tls = |host: &str| {
-            TlsParameters::new(host.to_owned())
+            let builder = TlsParameters::builder(host.to_owned());
+            let builder = match &ca {
+                Some(cert) => builder.add_root_certificate(cert.clone()),
+                None => builder,
+            };
+            builder
+                .build_rustls()
                 .map_err(|e| failed(format!("TLS set-up for {host}: {e}"), false))
         };
         let builder =
@@ -69,6 +95,24 @@ impl SmtpChannel {
 /// only. A long list would make a header few readers want, and some
 /// relays refuse a message whose header block is large.
 const MAX_TO_HEADER: usize = 20;
+
+/// Whether a rustls error is among the causes (lettre reports a failed
+/// handshake as a connection error; tokio-rustls hides the rustls error
+/// inside an I/O error, whose own `source` skips it).
+fn tls_failure(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        let inner = e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            .is_some_and(|inner| inner.is::<rustls::Error>());
+        if inner || e.is::<rustls::Error>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
 
 /// Builds the MIME message (plain text, UTF-8) and its envelope, which
 /// carries every recipient. Built in one pass: adding mailboxes one by
@@ -118,7 +162,9 @@ impl Channel for SmtpChannel {
         Box::pin(async move {
             let mime = mime(message)?;
             self.transport.send(mime).await.map(|_| ()).map_err(|e| {
-                let transient = !e.is_permanent();
+                // A certificate the relay presents does not fix itself between
+                // attempts: a TLS failure needs the configuration fixed.
+                let transient = !e.is_permanent() && !e.is_tls() && !tls_failure(&e);
                 failed(crate::error_chain(&e, ": "), transient)
             })
         })

@@ -18,4 +18,5 @@ mod notify_smtp;
 mod ops;
 mod panda;
 mod resilience;
+mod smtp_tls;
 mod tick;

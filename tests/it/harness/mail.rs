@@ -61,6 +61,16 @@ pub struct SmtpSink {
 
 impl SmtpSink {
     pub fn start() -> SmtpSink {
+        SmtpSink::spawn(&[])
+    }
+
+    /// A sink that offers STARTTLS with this certificate and key, and
+    /// takes no mail before it.
+    pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> SmtpSink {
+        SmtpSink::spawn(&[cert, key])
+    }
+
+    fn spawn(tls: &[&std::path::Path]) -> SmtpSink {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "smtp-{}-{}",
             std::process::id(),
@@ -71,7 +81,8 @@ impl SmtpSink {
             env!("CARGO_MANIFEST_DIR"),
             "/tests/fakes/smtp_sink.py"
         ))
-        .arg(&dir);
+        .arg(&dir)
+        .args(tls);
         let (child, port) = spawn_fake(cmd);
         SmtpSink { port, dir, child }
     }
