@@ -7,7 +7,12 @@
 //! reconcile, persist (one transaction), compose, send, mark notified,
 //! report. An alarm's failure of any kind stays inside its report.
 
-use std::{collections::HashMap, sync::Arc, time::Duration, time::Instant};
+use std::{
+    collections::{HashMap, HashSet},
+    sync::Arc,
+    time::Duration,
+    time::Instant,
+};
 
 use alarms::{DetectError, Detection};
 use deadpool_postgres::Pool;
@@ -570,7 +575,17 @@ async fn process(
     // not pin the pool (database detectors need connections of their own).
     let (active, unsent_resolved, previous_streak) = {
         let client = shared.pool.get().await.map_err(StoreError::from)?;
-        let (active, notes) = events::load_active(&client, &alarm.event_entry_id()).await?;
+        let events::Active {
+            events: active,
+            notes,
+            stale,
+        } = events::load_active(&client, &alarm.event_entry_id()).await?;
+        if !stale.is_empty() {
+            tracing::debug!(
+                keys = stale.len(),
+                "Active events archived, deleted or cleared outside the engine; their keys are released."
+            );
+        }
         for note in notes {
             tracing::warn!(problem = %note, "Unreadable event bookkeeping; handled.");
             report.problems.push(note);
@@ -581,8 +596,9 @@ async fn process(
             Vec::new()
         };
         let streak = health::load(&client, &alarm.entry_id).await?;
-        (active, unsent, streak)
+        (Loaded { active, stale }, unsent, streak)
     };
+    let Loaded { active, stale } = active;
     report.active_after = active.len();
 
     report.ran = alarms::find(&alarm.detector).is_some();
@@ -639,7 +655,8 @@ async fn process(
         streak: streak.as_ref(),
         changed: previous_streak.is_some() || streak.is_some(),
     };
-    let settled = settle(shared, alarm, resolved, report, &active, &plan, health, now).await;
+    let loaded = Loaded { active, stale };
+    let settled = settle(shared, alarm, resolved, report, &loaded, &plan, health, now).await;
     match failure {
         None => settled,
         Some(error) => {
@@ -668,14 +685,23 @@ async fn settle(
     alarm: &Alarm,
     resolved: &Resolved,
     report: &mut AlarmReport,
-    active: &[ActiveEvent],
+    loaded: &Loaded,
     plan: &Plan<'_>,
     health: HealthChange<'_>,
     now: f64,
 ) -> Result<(), AlarmError> {
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
-    persist(&mut client, alarm, &resolved.addresses, plan, health, now).await?;
-    report.active_after = active.len() + plan.create.len() - plan.clear.len();
+    persist(
+        &mut client,
+        alarm,
+        &resolved.addresses,
+        loaded,
+        plan,
+        health,
+        now,
+    )
+    .await?;
+    report.active_after = loaded.active.len() + plan.create.len() - plan.clear.len();
     report.detections = plan.detected();
     report.created = plan.create.len();
     report.cleared = plan.clear.len();
@@ -770,6 +796,7 @@ async fn settle(
             "marking recovery notices sent",
         )
         .await?;
+        events::settle_recovery(&client, resolved, shared.now()).await?;
     }
     Ok(())
 }
@@ -874,11 +901,17 @@ async fn persist(
     client: &mut deadpool_postgres::Client,
     alarm: &Alarm,
     recipients: &[String],
+    loaded: &Loaded,
     plan: &Plan<'_>,
     health: HealthChange<'_>,
     now: f64,
 ) -> Result<(), StoreError> {
-    if plan.create.is_empty() && plan.touch.is_empty() && plan.clear.is_empty() && !health.changed {
+    if plan.create.is_empty()
+        && plan.touch.is_empty()
+        && plan.clear.is_empty()
+        && !health.changed
+        && loaded.stale.is_empty()
+    {
         return Ok(());
     }
     let event_entry_id = alarm.event_entry_id();
@@ -901,10 +934,36 @@ async fn persist(
         })
         .collect();
     let touched: Vec<String> = plan.touch.iter().map(|t| t.id.clone()).collect();
+    let claimed_keys: Vec<&str> = plan
+        .create
+        .iter()
+        .map(|n| n.detection.dedupe_key.as_str())
+        .collect();
+    let claimed_ids: Vec<&str> = plan.create.iter().map(|n| n.id.as_str()).collect();
+    let released: Vec<&str> = loaded.released_keys(&plan.clear);
+    // Cleared events an email carried: their recovery notice is owed until sent.
+    let owed: Vec<String> = if alarm.notify_on_clear {
+        let cleared: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
+        plan.bundle_resolved
+            .iter()
+            .filter(|r| cleared.contains(r.event_id.as_str()))
+            .map(|r| r.event_id.clone())
+            .collect()
+    } else {
+        Vec::new()
+    };
     let txn = client
         .transaction()
         .await
         .map_err(store::ctx("starting the alarm's transaction"))?;
+    events::claim_keys(
+        &txn,
+        &event_entry_id,
+        &released,
+        &claimed_keys,
+        &claimed_ids,
+    )
+    .await?;
     events::insert(&txn, &inserts).await?;
     events::stamp(
         &txn,
@@ -922,12 +981,34 @@ async fn persist(
         "clearing events",
     )
     .await?;
+    events::owe_recovery(&txn, &event_entry_id, &owed, now).await?;
     if health.changed {
         health::save(&txn, &alarm.entry_id, health.streak, now).await?;
     }
     txn.commit()
         .await
         .map_err(store::ctx("committing the alarm's changes"))
+}
+
+/// An alarm's active events as loaded at the start of its tick.
+struct Loaded {
+    active: Vec<ActiveEvent>,
+    /// Keys whose recorded event is no longer active.
+    stale: Vec<String>,
+}
+
+impl Loaded {
+    /// The keys to release in `swf_alarms_active_event`: the stale ones
+    /// and those of the events cleared now.
+    fn released_keys<'a>(&'a self, cleared: &[String]) -> Vec<&'a str> {
+        let cleared: HashSet<&str> = cleared.iter().map(String::as_str).collect();
+        self.active
+            .iter()
+            .filter(|e| cleared.contains(e.id.as_str()))
+            .map(|e| e.dedupe_key.as_str())
+            .chain(self.stale.iter().map(String::as_str))
+            .collect()
+    }
 }
 
 /// The creation time of the `index`-th event created this tick: one

@@ -34,7 +34,11 @@ pub(crate) async fn run(
     }
     let teams = store::alarms::load_teams(&client).await?;
     let resolved = recipients::resolve(&alarm.recipient_tokens, &teams);
-    let (active, notes) = store::events::load_active(&client, &alarm.event_entry_id()).await?;
+    let store::events::Active {
+        events: active,
+        notes,
+        ..
+    } = store::events::load_active(&client, &alarm.event_entry_id()).await?;
     for note in notes {
         say!("Note: {note}");
     }

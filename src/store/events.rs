@@ -3,6 +3,12 @@
 //! Writes are set-based: each kind of change is one statement over arrays
 //! (`UNNEST`), so an alarm's tick costs the same handful of statements
 //! whether it touches two entities or two thousand.
+//!
+//! Which event is an alarm's active event for a key lives in the engine's
+//! table `swf_alarms_active_event` (its primary key is the "one active
+//! event per (alarm, dedupe_key)" guarantee); `entry` carries no index over
+//! `data`, so the `last_seen` bump of a continuing event can be a HOT
+//! update that touches none of the dashboard's indexes.
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::types::Json;
@@ -14,8 +20,19 @@ use super::{
 };
 use crate::reconcile::{ActiveEvent, ResolvedItem};
 
-/// The active events of one alarm (`data.entry_id = event_<name>`), and
-/// a note for each event whose bookkeeping could not be read.
+/// One alarm's active events as the tick starts.
+#[derive(Debug, Default)]
+pub(crate) struct Active {
+    pub events: Vec<ActiveEvent>,
+    /// One note per event whose bookkeeping could not be read.
+    pub notes: Vec<String>,
+    /// Keys whose recorded event is no longer active (archived, deleted or
+    /// cleared outside the engine): released by the next write.
+    pub stale: Vec<String>,
+}
+
+/// The active events of one alarm (`data.entry_id = event_<name>`), read
+/// through `swf_alarms_active_event`.
 ///
 /// Timestamps are read as text, so that a value the JSON decoder refuses
 /// (`1e400`, nesting 200 deep) cannot fail the load: an unreadable
@@ -24,14 +41,17 @@ use crate::reconcile::{ActiveEvent, ResolvedItem};
 pub(crate) async fn load_active(
     client: &impl GenericClient,
     event_entry_id: &str,
-) -> Result<(Vec<ActiveEvent>, Vec<String>), StoreError> {
+) -> Result<Active, StoreError> {
     let stmt = client
         .prepare_cached(
-            "SELECT id::text, COALESCE(data->>'dedupe_key', ''), data->>'last_notified', data->>'fire_time',
-                    COALESCE(data->>'subject', title, '')::text, COALESCE(timestamp_created, 0)::float8
-             FROM entry
-             WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
-               AND (data->>'clear_time') IS NULL AND archived = false AND deleted_at IS NULL",
+            "SELECT e.id::text, a.dedupe_key, e.data->>'last_notified', e.data->>'fire_time',
+                    COALESCE(e.data->>'subject', e.title, '')::text,
+                    COALESCE(e.timestamp_created, 0)::float8
+             FROM swf_alarms_active_event a
+             LEFT JOIN entry e
+               ON e.id = a.event_id AND e.kind = $1 AND e.context_id = $2
+              AND (e.data->>'clear_time') IS NULL AND e.archived = false AND e.deleted_at IS NULL
+             WHERE a.alarm = $3",
         )
         .await
         .map_err(ctx("loading active events"))?;
@@ -40,10 +60,14 @@ pub(crate) async fn load_active(
         .await
         .map_err(ctx("loading active events"))?;
     let mut notes = Vec::new();
+    let mut stale = Vec::new();
     let events = rows
         .iter()
-        .map(|r| {
-            let id: String = r.get(0);
+        .filter_map(|r| {
+            let Some(id) = r.get::<_, Option<String>>(0) else {
+                stale.push(r.get(1));
+                return None;
+            };
             let mut read = |key: &str, text: Option<&str>, fallback: &str| match unix_seconds(text)
             {
                 Ok(seconds) => seconds,
@@ -60,16 +84,20 @@ pub(crate) async fn load_active(
                 "treated as never notified, re-stamped by the next email",
             );
             let fire_time = read(keys::FIRE_TIME, r.get(3), "the row's creation time is used");
-            ActiveEvent {
+            Some(ActiveEvent {
                 dedupe_key: r.get(1),
                 last_notified,
                 fire_time: fire_time.unwrap_or_else(|| r.get(5)),
                 subject: r.get(4),
                 id,
-            }
+            })
         })
         .collect();
-    Ok((events, notes))
+    Ok(Active {
+        events,
+        notes,
+        stale,
+    })
 }
 
 /// How far back an unsent recovery notice is still worth sending.
@@ -84,17 +112,14 @@ pub(crate) async fn load_unsent_resolved(
 ) -> Result<Vec<ResolvedItem>, StoreError> {
     let stmt = client
         .prepare_cached(
-            &format!(
-                "SELECT id::text, COALESCE(data->>'dedupe_key', ''), COALESCE(data->>'subject', title, '')::text FROM entry
-                 WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = $3
-                   AND {clear} > $4
-                   AND {notified} > 0
-                   AND data->'clear_notified' IS NULL
-                   AND archived = false AND deleted_at IS NULL
-                 ORDER BY {clear}, id",
-                clear = sql_seconds(keys::CLEAR_TIME),
-                notified = sql_seconds(keys::LAST_NOTIFIED),
-            ),
+            "SELECT e.id::text, COALESCE(e.data->>'dedupe_key', ''),
+                    COALESCE(e.data->>'subject', e.title, '')::text
+             FROM swf_alarms_pending_recovery p
+             JOIN entry e ON e.id = p.event_id
+             WHERE e.kind = $1 AND e.context_id = $2 AND p.alarm = $3 AND p.cleared_at > $4
+               AND e.data->'clear_notified' IS NULL
+               AND e.archived = false AND e.deleted_at IS NULL
+             ORDER BY p.cleared_at, e.id",
         )
         .await
         .map_err(ctx("loading unsent recovery notices"))?;
@@ -151,6 +176,92 @@ fn unix_seconds(text: Option<&str>) -> Result<Option<f64>, String> {
             })
         }
     }
+}
+
+/// Records `keys[i]` → `ids[i]` as the alarm's active events, after
+/// releasing `released` (keys whose event cleared or went stale). Fails
+/// with a unique violation when another writer holds one of the keys.
+pub(crate) async fn claim_keys(
+    client: &impl GenericClient,
+    event_entry_id: &str,
+    released: &[&str],
+    keys: &[&str],
+    ids: &[&str],
+) -> Result<(), StoreError> {
+    if !released.is_empty() {
+        let stmt = client
+            .prepare_cached(
+                "DELETE FROM swf_alarms_active_event a USING UNNEST($2::text[]) AS k(key)
+                 WHERE a.alarm = $1 AND a.dedupe_key = k.key",
+            )
+            .await
+            .map_err(ctx("releasing cleared events' keys"))?;
+        client
+            .execute(&stmt, &[&event_entry_id, &released])
+            .await
+            .map_err(ctx("releasing cleared events' keys"))?;
+    }
+    if !keys.is_empty() {
+        let stmt = client
+            .prepare_cached(
+                "INSERT INTO swf_alarms_active_event (alarm, dedupe_key, event_id)
+                 SELECT $1, u.key, u.id FROM UNNEST($2::text[], $3::varchar[]) AS u(key, id)",
+            )
+            .await
+            .map_err(ctx("recording new active events"))?;
+        client
+            .execute(&stmt, &[&event_entry_id, &keys, &ids])
+            .await
+            .map_err(ctx("recording new active events"))?;
+    }
+    Ok(())
+}
+
+/// Records events that cleared after an email carried them, so that their
+/// recovery notice can be sent (again, when a send fails).
+pub(crate) async fn owe_recovery(
+    client: &impl GenericClient,
+    event_entry_id: &str,
+    ids: &[String],
+    now: f64,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let stmt = client
+        .prepare_cached(
+            "INSERT INTO swf_alarms_pending_recovery (event_id, alarm, cleared_at)
+             SELECT id, $2, $3 FROM UNNEST($1::varchar[]) AS u(id)
+             ON CONFLICT (event_id) DO NOTHING",
+        )
+        .await
+        .map_err(ctx("recording owed recovery notices"))?;
+    client
+        .execute(&stmt, &[&ids, &event_entry_id, &now])
+        .await
+        .map_err(ctx("recording owed recovery notices"))?;
+    Ok(())
+}
+
+/// Forgets owed recovery notices that were sent, and any older than the
+/// backlog window.
+pub(crate) async fn settle_recovery(
+    client: &impl GenericClient,
+    sent: &[String],
+    now: f64,
+) -> Result<(), StoreError> {
+    let stmt = client
+        .prepare_cached(
+            "DELETE FROM swf_alarms_pending_recovery
+             WHERE event_id = ANY($1::varchar[]) OR cleared_at < $2",
+        )
+        .await
+        .map_err(ctx("settling recovery notices"))?;
+    client
+        .execute(&stmt, &[&sent, &(now - RESOLVED_BACKLOG_SECONDS)])
+        .await
+        .map_err(ctx("settling recovery notices"))?;
+    Ok(())
 }
 
 /// Inserts new events in one statement.
@@ -262,8 +373,9 @@ pub(crate) async fn active_summaries(
     let rows = client
         .query(
             &format!(
-                "SELECT data->>'entry_id', count(*), min({fire}), max({notified})
-                 FROM entry
+                "SELECT a.alarm, count(*), min({fire}), max({notified})
+                 FROM swf_alarms_active_event a
+                 JOIN entry ON entry.id = a.event_id
                  WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
                    AND archived = false AND deleted_at IS NULL
                  GROUP BY 1",

@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(2, "0002_one_active_event"),
     migration!(3, "0003_contexts"),
     migration!(4, "0004_alarm_health"),
+    migration!(5, "0005_active_event_table"),
 ];
 
 const HISTORY_TABLE: &str = "swf_alarms_migrations";

@@ -121,6 +121,45 @@ async fn migrate_then_run_continues_the_old_engines_events() {
         "the report names the cleared row: {log}"
     );
 
+    // The engine's table now holds the one active event per entity, and
+    // `entry` keeps only the dashboard's indexes (none over `data`).
+    let claimed: Vec<(String, String)> = client
+        .query(
+            "SELECT dedupe_key, event_id FROM swf_alarms_active_event
+             WHERE alarm = 'event_compat' ORDER BY dedupe_key",
+            &[],
+        )
+        .await
+        .expect("active event table")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(
+        claimed,
+        [("a".to_owned(), a.clone()), ("b".to_owned(), b_new.clone())]
+    );
+    let over_data: i64 = client
+        .query_one(
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'entry' AND indexdef LIKE '%data%'",
+            &[],
+        )
+        .await
+        .expect("indexes")
+        .get(0);
+    assert_eq!(over_data, 0, "no index of entry reads data");
+    let duplicate = client
+        .execute(
+            "INSERT INTO swf_alarms_active_event (alarm, dedupe_key, event_id)
+             VALUES ('event_compat', 'a', $1)",
+            &[&b_old],
+        )
+        .await
+        .expect_err("a second active event for a migrated entity");
+    assert_eq!(
+        duplicate.code(),
+        Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+    );
+
     let evs = events(&client, "alarm_compat").await;
     let by_id = |id: &str| evs.iter().find(|e| e.id == id).expect("row").clone();
     assert!(by_id(&a).active());

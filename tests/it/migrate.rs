@@ -57,30 +57,63 @@ async fn run_refuses_until_migrated_and_migrate_is_idempotent() {
     );
 }
 
+/// Claims `(alarm, key)` for a new event the way the engine does: the
+/// event row and its `swf_alarms_active_event` row in one transaction.
+async fn claim(
+    txn: &tokio_postgres::Transaction<'_>,
+    key: &str,
+) -> Result<u64, tokio_postgres::Error> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let data = serde_json::json!({"entry_id": "event_x", "dedupe_key": key, "clear_time": null});
+    txn.execute(
+        "INSERT INTO entry (id, title, content, kind, context_id, data, status, archived,
+                            timestamp_created, timestamp_modified)
+         VALUES ($1, 't', '', 'event', 'swf-alarms', $2, 'active', false, 0, 0)",
+        &[&id, &data],
+    )
+    .await?;
+    txn.execute(
+        "INSERT INTO swf_alarms_active_event (alarm, dedupe_key, event_id) VALUES ('event_x', $1, $2)",
+        &[&key, &id],
+    )
+    .await
+}
+
 #[tokio::test]
-async fn the_index_refuses_a_second_active_event_for_an_entity() {
+async fn two_concurrent_writers_cannot_both_create_an_active_event_for_an_entity() {
     let db = TestDb::new();
-    let client = db.client().await;
-    let insert = "INSERT INTO entry (id, title, content, kind, context_id, data, status, archived,
-                                     timestamp_created, timestamp_modified)
-                  VALUES ($1, 't', '', 'event', 'swf-alarms', $2, 'active', false, 0, 0)";
-    let data = serde_json::json!({"entry_id": "event_x", "dedupe_key": "k", "clear_time": null});
-    client
-        .execute(insert, &[&uuid::Uuid::new_v4().to_string(), &data])
+    let mut first = db.client().await;
+    let mut second = db.client().await;
+    let a = first.transaction().await.expect("begin");
+    claim(&a, "k")
         .await
-        .expect("first active event");
-    let err = client
-        .execute(insert, &[&uuid::Uuid::new_v4().to_string(), &data])
+        .expect("the first writer claims the key");
+    // The second writer's claim waits for the first to finish, whatever
+    // the order in which the two reach the server; either way it fails.
+    let contender = tokio::spawn(async move {
+        let b = second.transaction().await.expect("begin");
+        let result = claim(&b, "k").await;
+        drop(b);
+        result
+    });
+    a.commit().await.expect("the first writer commits");
+    let err = contender
         .await
+        .expect("joined")
         .expect_err("a second active event for the same entity");
     assert_eq!(
         err.code(),
         Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
     );
-    // A cleared one may coexist.
-    let cleared = serde_json::json!({"entry_id": "event_x", "dedupe_key": "k", "clear_time": 5.0});
-    client
-        .execute(insert, &[&uuid::Uuid::new_v4().to_string(), &cleared])
+    let client = db.client().await;
+    let events: i64 = client
+        .query_one("SELECT count(*) FROM entry WHERE kind = 'event'", &[])
         .await
-        .expect("a cleared event for the same entity");
+        .expect("count")
+        .get(0);
+    assert_eq!(events, 1, "the loser's event row went with its transaction");
+    // Another entity is free.
+    let c = first.transaction().await.expect("begin");
+    claim(&c, "other").await.expect("another key");
+    c.commit().await.expect("commit");
 }
