@@ -607,6 +607,15 @@ async fn process(
             Ok(detections) => (detections, None),
             Err(error) => (Vec::new(), Some(error)),
         };
+    let cut = detections
+        .iter()
+        .filter(|d| d.extra.contains_key("dedupe_key_full_length"))
+        .count();
+    if cut > 0 {
+        report.problems.push(format!(
+            "{cut} dedupe key(s) longer than {MAX_KEY_BYTES} bytes were cut, their tails hashed"
+        ));
+    }
 
     let now = shared.now();
     let message = failure.as_ref().map(|e| match e {
@@ -873,12 +882,66 @@ pub(crate) async fn detect(
     let ctx = sources.ctx(now, &alarm.entry_id);
     let mut task = tokio::spawn((registration.detect)(ctx, alarm.params.clone()));
     match tokio::time::timeout(timeout, &mut task).await {
-        Ok(Ok(result)) => result.map_err(failed),
+        Ok(Ok(Ok(mut detections))) => {
+            cap_keys(&alarm.entry_id, &mut detections);
+            Ok(detections)
+        }
+        Ok(Ok(Err(DetectError::Partial {
+            mut detections,
+            message,
+        }))) => {
+            cap_keys(&alarm.entry_id, &mut detections);
+            Err(failed(DetectError::Partial {
+                detections,
+                message,
+            }))
+        }
+        Ok(Ok(Err(error))) => Err(failed(error)),
         Ok(Err(join_error)) => Err(failed(DetectError::Panicked(panic_message(join_error)))),
         Err(_) => {
             task.abort();
             Err(failed(DetectError::Timeout(timeout)))
         }
+    }
+}
+
+/// The longest dedupe key kept as it is, in bytes. Postgres cannot index
+/// a much longer one (the unique index on active events would refuse the
+/// insert and sink every detection of the alarm with it).
+pub(crate) const MAX_KEY_BYTES: usize = 512;
+
+/// Where a cut key's kept head ends and the hash of the whole key starts.
+const KEY_CUT_MARK: &str = "…#";
+
+/// Cuts over-long dedupe keys to [`MAX_KEY_BYTES`]: the head, then a hash
+/// of the whole key, so distinct entities keep distinct keys and the same
+/// entity keeps the same key every tick. The detection records the
+/// original length in `dedupe_key_full_length`, and a warning says so.
+fn cap_keys(alarm: &str, detections: &mut [Detection]) {
+    use sha2::Digest;
+    for detection in detections {
+        let key = &detection.dedupe_key;
+        if key.len() <= MAX_KEY_BYTES {
+            continue;
+        }
+        let digest = sha2::Sha256::digest(key.as_bytes());
+        let hash: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let mut head = MAX_KEY_BYTES - KEY_CUT_MARK.len() - hash.len();
+        while !key.is_char_boundary(head) {
+            head -= 1;
+        }
+        let capped = format!("{}{KEY_CUT_MARK}{hash}", &key[..head]);
+        tracing::warn!(
+            alarm = %alarm,
+            length = key.len(),
+            key = %capped,
+            "Dedupe key too long; cut, its tail hashed."
+        );
+        detection.extra.insert(
+            "dedupe_key_full_length".into(),
+            serde_json::json!(key.len()),
+        );
+        detection.dedupe_key = capped;
     }
 }
 
@@ -1022,6 +1085,24 @@ fn creation_time(now: f64, index: usize) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_dedupe_keys_are_cut_stably_and_stay_distinct() {
+        let long = |tail: &str| Detection::new(format!("{}{tail}", "é".repeat(3000)), "s", "b");
+        let mut dets = vec![
+            long("a"),
+            long("b"),
+            long("a"),
+            Detection::new("short", "s", "b"),
+        ];
+        cap_keys("alarm_x", &mut dets);
+        assert!(dets.iter().all(|d| d.dedupe_key.len() <= MAX_KEY_BYTES));
+        assert_ne!(dets[0].dedupe_key, dets[1].dedupe_key);
+        assert_eq!(dets[0].dedupe_key, dets[2].dedupe_key);
+        assert_eq!(dets[0].extra["dedupe_key_full_length"], 6001);
+        assert_eq!(dets[3].dedupe_key, "short");
+        assert!(dets[3].extra.get("dedupe_key_full_length").is_none());
+    }
 
     #[test]
     fn events_of_one_tick_get_distinct_increasing_creation_times() {

@@ -157,17 +157,57 @@ fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
     }
 }
 
+/// Why an item of `items` is not a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TaskReject {
+    /// Not an object, or no `jeditaskid` at all: the page is malformed.
+    Malformed(String),
+    /// A `jeditaskid` that is not a positive integer within i64 (`1e30`, a
+    /// 30-digit string, `-5`): that task alone is skipped, with a warning,
+    /// rather than several such tasks merging into one event.
+    BadId(String),
+}
+
+/// A task id as the server sends it (a number, or a numeric string), if
+/// it is a positive integer that i64 holds exactly.
+fn task_id(value: &Value) -> Option<i64> {
+    // Beyond 2^53 a float no longer holds every integer.
+    const EXACT: f64 = 9_007_199_254_740_992.0;
+    let id = match value {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < EXACT)
+                .map(|f| f as i64)
+        }),
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        _ => None,
+    }?;
+    (id > 0).then_some(id)
+}
+
 impl Task {
-    /// Reads one item of `items`; an item without a task id is malformed.
-    pub fn from_json(item: &Value) -> Result<Task, String> {
-        let map = item
-            .as_object()
-            .ok_or_else(|| format!("a task is not an object: {}", preview(item)))?;
-        let id = number(map.get("jeditaskid"))
-            .filter(|f| f.fract() == 0.0)
-            .ok_or_else(|| format!("a task has no jeditaskid: {}", preview(item)))?;
+    /// Reads one item of `items`.
+    pub fn from_json(item: &Value) -> Result<Task, TaskReject> {
+        let map = item.as_object().ok_or_else(|| {
+            TaskReject::Malformed(format!("a task is not an object: {}", preview(item)))
+        })?;
+        let id = match map.get("jeditaskid") {
+            None | Some(Value::Null) => {
+                return Err(TaskReject::Malformed(format!(
+                    "a task has no jeditaskid: {}",
+                    preview(item)
+                )))
+            }
+            Some(raw) => task_id(raw).ok_or_else(|| {
+                TaskReject::BadId(format!(
+                    "a task's jeditaskid {} is not a positive 64-bit integer; the task is skipped: {}",
+                    preview(raw),
+                    preview(item)
+                ))
+            })?,
+        };
         Ok(Task {
-            jeditaskid: id as i64,
+            jeditaskid: id,
             taskname: text(map, "taskname"),
             status: text(map, "status"),
             username: text(map, "username"),
@@ -216,7 +256,11 @@ pub async fn list_tasks(api: &dyn PandaApi, query: &TaskQuery) -> Result<Vec<Tas
             .and_then(Value::as_array)
             .ok_or_else(|| bad("the answer has no `items` list".into()))?;
         for item in items {
-            tasks.push(Task::from_json(item).map_err(bad)?);
+            match Task::from_json(item) {
+                Ok(task) => tasks.push(task),
+                Err(TaskReject::BadId(message)) => api.warn_once(&message, &message),
+                Err(TaskReject::Malformed(message)) => return Err(bad(message)),
+            }
         }
         let has_more = map
             .get("has_more")
@@ -333,6 +377,33 @@ mod tests {
         assert_eq!(t.computed_finalfailurerate, Some(0.25));
         assert!(Task::from_json(&json!({"taskname": "no id"})).is_err());
         assert!(Task::from_json(&json!([1])).is_err());
+        for bad in [
+            json!(1e30),
+            json!("123456789012345678901234567890"),
+            json!(-5),
+            json!(0),
+            json!(1.5),
+            json!("x"),
+        ] {
+            assert!(
+                matches!(
+                    Task::from_json(&json!({"jeditaskid": bad})),
+                    Err(TaskReject::BadId(_))
+                ),
+                "{bad}"
+            );
+        }
+        for good in [
+            json!(35981),
+            json!(35981.0),
+            json!(" 35981 "),
+            json!(i64::MAX),
+        ] {
+            assert!(
+                Task::from_json(&json!({"jeditaskid": good})).is_ok(),
+                "{good}"
+            );
+        }
     }
 
     #[test]

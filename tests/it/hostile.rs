@@ -611,3 +611,78 @@ async fn issue_11_a_snapshot_from_the_future_fires_with_its_own_reason() {
     assert!(active(&client, "alarm_collector").await.is_empty());
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn issue_11_an_over_long_dedupe_key_does_not_sink_the_other_detections() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let config = db.config();
+    let long = format!("task:{}", "9".repeat(5000));
+    let mut data = static_alarm(&["a", "b"]);
+    data["params"]["detections"]
+        .as_array_mut()
+        .expect("list")
+        .push(json!({"dedupe_key": long, "subject": "long", "body": "long key"}));
+    insert_alarm(&client, "alarm_long", "", data).await;
+    for round in 0..2 {
+        let s = tick(&config, false).await;
+        assert_eq!(s.alarms_errored, 0, "round {round}: {s:?}");
+        let keys: Vec<String> = active(&client, "alarm_long")
+            .await
+            .iter()
+            .map(|e| e.key().to_owned())
+            .collect();
+        assert_eq!(keys.len(), 3, "round {round}: {keys:?}");
+        assert!(keys.iter().all(|k| k.len() <= 512), "round {round}");
+    }
+    assert_eq!(
+        events(&client, "alarm_long").await.len(),
+        3,
+        "the same key each tick"
+    );
+    let (_, run) = last_run(&client).await;
+    let note = run["per_alarm"]["alarm_long"]["error_message"]
+        .as_str()
+        .unwrap_or("");
+    assert!(note.contains("dedupe key(s) longer than 512"), "{note}");
+}
+
+#[tokio::test]
+async fn issue_11_panda_ids_outside_i64_are_skipped_per_task_not_merged() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(
+        &client,
+        "alarm_dead",
+        "",
+        json!({"detector": "panda_task_status", "recipients": "ops@test.example",
+               "params": {"statuses": ["broken"]}}),
+    )
+    .await;
+    let task = |id: Value| {
+        json!({"jeditaskid": id, "taskname": "t", "status": "broken", "username": "u",
+               "modificationtime": "2026-11-23T10:00:00"})
+    };
+    let page = json!({
+        "items": [task(json!(1e30)), task(json!("123456789012345678901234567890")),
+                  task(json!(-5)), task(json!(35981)), task(json!(2e30))],
+        "total_count": 5, "has_more": false, "next_before_id": null, "summary": {}, "filters": {},
+    });
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("GET"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_json(page))
+        .mount(&server)
+        .await;
+    let engine = format!(
+        "service_base_url = \"{}\"\nrequest_timeout = 5\n",
+        server.uri()
+    );
+    let s = tick(&db.config_with(&engine), false).await;
+    assert_eq!(s.alarms_errored, 0, "{s:?}");
+    let keys: Vec<String> = active(&client, "alarm_dead")
+        .await
+        .iter()
+        .map(|e| e.key().to_owned())
+        .collect();
+    assert_eq!(keys, ["task:35981"]);
+}
