@@ -121,6 +121,10 @@ pub enum DetectError {
         /// What could not be judged, and why.
         message: String,
     },
+    /// The detector asked a replay context for a source that keeps no
+    /// history (PanDA, probes, the database): it cannot be replayed.
+    #[error("{0} keeps no history, so this detector cannot be replayed")]
+    NoHistory(&'static str),
 }
 
 fn reason_suffix(reason: &str) -> String {
@@ -368,6 +372,7 @@ pub struct Ctx {
     db: Option<Arc<dyn ReadOnlyDb>>,
     snapshots: Option<Arc<dyn OpsSnapshots>>,
     prober: Option<Arc<dyn Prober>>,
+    replay: bool,
 }
 
 impl std::fmt::Debug for Ctx {
@@ -379,6 +384,7 @@ impl std::fmt::Debug for Ctx {
             .field("db", &self.db.is_some())
             .field("snapshots", &self.snapshots.is_some())
             .field("prober", &self.prober.is_some())
+            .field("replay", &self.replay)
             .finish()
     }
 }
@@ -393,7 +399,24 @@ impl Ctx {
             db: None,
             snapshots: None,
             prober: None,
+            replay: false,
         }
+    }
+
+    /// A context for replaying history: `snapshots` hands out the
+    /// recorded snapshot of `now`, and every source without history
+    /// (PanDA, probes, the database) answers [`DetectError::NoHistory`].
+    /// A detector that reads only its snapshot from the context can
+    /// therefore be replayed without declaring anything.
+    pub fn replay(now: f64, alarm: impl Into<String>, snapshots: Arc<dyn OpsSnapshots>) -> Self {
+        let mut ctx = Ctx::new(now, alarm).with_snapshots(snapshots);
+        ctx.replay = true;
+        ctx
+    }
+
+    /// Whether this is a replay of history rather than a live tick.
+    pub fn is_replay(&self) -> bool {
+        self.replay
     }
 
     /// Adds the ops snapshot reader.
@@ -420,6 +443,9 @@ impl Ctx {
 
     /// The network prober, or an error.
     pub fn prober(&self) -> Result<&dyn Prober, DetectError> {
+        if self.replay {
+            return Err(DetectError::NoHistory("a network probe"));
+        }
         self.prober.as_deref().ok_or_else(|| DetectError::Upstream {
             source_name: "prober".into(),
             message: "no prober in this context".into(),
@@ -440,6 +466,9 @@ impl Ctx {
 
     /// The PanDA source, or an error saying how to configure it.
     pub fn panda(&self) -> Result<&dyn PandaApi, DetectError> {
+        if self.replay {
+            return Err(DetectError::NoHistory("PanDA"));
+        }
         self.panda.as_deref().ok_or_else(|| DetectError::Upstream {
             source_name: "PanDA".into(),
             message: "not configured: set engine.service_base_url".into(),
@@ -448,6 +477,9 @@ impl Ctx {
 
     /// The read-only database, or an error.
     pub fn db(&self) -> Result<&dyn ReadOnlyDb, DetectError> {
+        if self.replay {
+            return Err(DetectError::NoHistory("the database"));
+        }
         self.db.as_deref().ok_or_else(|| DetectError::Upstream {
             source_name: "database".into(),
             message: "no read-only database handle in this context".into(),

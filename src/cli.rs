@@ -65,6 +65,29 @@ pub enum Command {
         #[arg(long, value_name = "JSON")]
         params: Option<String>,
     },
+    /// Replay one alarm over the recorded ops snapshots of a window and
+    /// print when its events would have fired, been mailed and cleared;
+    /// writes nothing, sends nothing.
+    Replay {
+        /// The alarm's entry_id, e.g. alarm_aurora_ops.
+        alarm: String,
+        /// Start of the window (UTC): 2026-08-21T14:00:00Z, "2026-08-21 14:00" or 2026-08-21.
+        #[arg(long, value_name = "TIME")]
+        from: String,
+        /// End of the window (UTC), same forms as --from.
+        #[arg(long, value_name = "TIME")]
+        to: String,
+        /// Try these params (JSON) instead of the stored ones.
+        #[arg(long, value_name = "JSON")]
+        params: Option<String>,
+        /// The ops monitor's directory of day files (default: the params'
+        /// snapshot_dir, else engine.ops_snapshot_dir).
+        #[arg(long, value_name = "DIR")]
+        snapshot_dir: Option<PathBuf>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage alarm rows (for sites without the dashboard).
     Alarm {
         /// What to do with alarms.
@@ -143,6 +166,24 @@ pub fn main() -> ExitCode {
                 commands::test::run(&config, alarm, params.as_deref()).await
             }
             Command::Alarm { action } => commands::alarm::run(&config, action).await,
+            Command::Replay {
+                alarm,
+                from,
+                to,
+                params,
+                snapshot_dir,
+                json,
+            } => {
+                let args = commands::replay::ReplayArgs {
+                    alarm: alarm.clone(),
+                    from: from.clone(),
+                    to: to.clone(),
+                    params: params.clone(),
+                    snapshot_dir: snapshot_dir.clone(),
+                    json: *json,
+                };
+                commands::replay::run(&config, &args).await
+            }
             Command::Detectors { .. } => unreachable!("handled before the config is read"),
         }
     });

@@ -40,6 +40,7 @@ pub(crate) mod notify;
 mod output;
 pub(crate) mod recipients;
 pub(crate) mod reconcile;
+pub mod replay;
 pub(crate) mod schema;
 pub(crate) mod sources;
 pub mod store;

@@ -860,6 +860,16 @@ pub(crate) async fn detect(
     timeout: Duration,
     now: f64,
 ) -> Result<Vec<Detection>, AlarmError> {
+    detect_in(sources.ctx(now, &alarm.entry_id), alarm, timeout).await
+}
+
+/// Runs the alarm's detector with this context (a tick's sources, or a
+/// replay's history), in its own task under `timeout`.
+pub(crate) async fn detect_in(
+    ctx: alarms::Ctx,
+    alarm: &Alarm,
+    timeout: Duration,
+) -> Result<Vec<Detection>, AlarmError> {
     let Some(registration) = alarms::find(&alarm.detector) else {
         return Err(AlarmError::UnknownDetector {
             name: alarm.detector.clone(),
@@ -879,7 +889,6 @@ pub(crate) async fn detect(
         detector: registration.name.to_owned(),
         source,
     };
-    let ctx = sources.ctx(now, &alarm.entry_id);
     let mut task = tokio::spawn((registration.detect)(ctx, alarm.params.clone()));
     match tokio::time::timeout(timeout, &mut task).await {
         Ok(Ok(Ok(mut detections))) => {
@@ -1078,7 +1087,7 @@ impl Loaded {
 /// microsecond apart in detection order, so that the dashboard's
 /// newest-first list has a stable order (a float8 near 2^31 resolves
 /// steps of 0.24 µs).
-fn creation_time(now: f64, index: usize) -> f64 {
+pub(crate) fn creation_time(now: f64, index: usize) -> f64 {
     now + index as f64 * 1e-6
 }
 

@@ -5,7 +5,6 @@
 
 use std::process::ExitCode;
 
-
 use crate::{alarm::Alarm, config::Config, recipients, schema, store};
 
 pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {

@@ -2,6 +2,7 @@
 //! detectors. One set per tick, so nothing is cached across ticks.
 
 pub(crate) mod db;
+pub(crate) mod history;
 mod once;
 pub(crate) mod panda;
 pub(crate) mod probe;

@@ -116,7 +116,7 @@ fn newest(dir: &Path, max_bytes: usize) -> Result<Option<Snapshot>, DetectError>
 
 /// Opens `file` only if it is a regular file (links followed), then reads
 /// from `from_end` bytes before its end (0: all of it), at most `max`.
-fn read_regular(file: &Path, from_end: u64, max: usize) -> std::io::Result<Vec<u8>> {
+pub(super) fn read_regular(file: &Path, from_end: u64, max: usize) -> std::io::Result<Vec<u8>> {
     use std::io::{Error, ErrorKind};
     let not_regular = || {
         Error::new(
@@ -171,7 +171,7 @@ fn last_complete_line(file: &Path, max_bytes: usize) -> std::io::Result<Option<S
 }
 
 /// One record, if `bytes` is a complete one with a readable time.
-fn parse(bytes: &[u8], file: &Path) -> Option<Snapshot> {
+pub(super) fn parse(bytes: &[u8], file: &Path) -> Option<Snapshot> {
     let text = std::str::from_utf8(bytes).ok()?.trim();
     if text.is_empty() {
         return None;

@@ -17,6 +17,7 @@ mod notify_ses;
 mod notify_smtp;
 mod ops;
 mod panda;
+mod replay;
 mod resilience;
 mod smtp_tls;
 mod tick;
