@@ -40,6 +40,15 @@ pub enum Command {
     },
     /// Create or update the database schema (safe on a dashboard's database, safe to repeat).
     Migrate,
+    /// Delete run rows and cleared events older than engine.retention_days (the tick does this too).
+    Prune {
+        /// Only count what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Use this many days instead of engine.retention_days.
+        #[arg(long, value_name = "DAYS")]
+        days: Option<f64>,
+    },
     /// List the registered detectors and their parameters.
     Detectors {
         /// Print JSON (what a dashboard's alarm editor needs).
@@ -160,6 +169,9 @@ pub fn main() -> ExitCode {
         match &cli.command {
             Command::Run { dry_run } => commands::run::run(&config, *dry_run).await,
             Command::Migrate => commands::migrate::run(&config).await,
+            Command::Prune { dry_run, days } => {
+                commands::prune::run(&config, *dry_run, *days).await
+            }
             Command::Check => commands::check::run(&config).await,
             Command::Status { json, ticks } => commands::status::run(&config, *json, *ticks).await,
             Command::Test { alarm, params } => {

@@ -132,6 +132,9 @@ pub struct RawEngine {
     /// Minutes after which a tick lock still held by another run is
     /// reported as an error, exit status 1 (default 15).
     pub stuck_after: Option<f64>,
+    /// Days run rows and cleared events are kept; older ones are deleted
+    /// by the tick, a bounded batch at a time (default 0: keep everything).
+    pub retention_days: Option<f64>,
     /// Pinged after every tick (a dead-man's switch such as healthchecks.io).
     pub heartbeat_url: Option<String>,
     /// Pinged instead of `heartbeat_url` after a tick with errors (default:
@@ -259,6 +262,9 @@ pub struct EngineConfig {
     pub tick_timeout: Duration,
     /// A tick lock held longer than this is an error.
     pub stuck_after: Duration,
+    /// Run rows and cleared events older than this are pruned; `None`:
+    /// keep everything.
+    pub retention: Option<Duration>,
     /// The dead-man's switch pinged after every tick, if any.
     pub heartbeat: Option<HeartbeatConfig>,
     /// Bytes one upstream response or one snapshot file may hold.
@@ -645,6 +651,19 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
             ),
         ));
     }
+    let retention = match raw.retention_days {
+        None => None,
+        Some(0.0) => None,
+        Some(days) if days.is_finite() && days > 0.0 && days < 36_500.0 => {
+            Some(Duration::from_secs_f64(days * 86_400.0))
+        }
+        Some(days) => {
+            return Err(invalid(
+                "engine.retention_days",
+                format!("must be 0 (keep everything) or a positive number of days, got {days}"),
+            ))
+        }
+    };
     Ok(EngineConfig {
         service_base_url,
         request_timeout: seconds("engine.request_timeout", raw.request_timeout, 20.0)?,
@@ -658,6 +677,7 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
         concurrency,
         tick_timeout,
         stuck_after,
+        retention,
         heartbeat,
         max_read_bytes: (max_read_mib * 1024.0 * 1024.0) as usize,
     })
@@ -1397,6 +1417,20 @@ mod tests {
             parse("[db]\ndsn = \"postgresql://h/x?sslmode=yes\"\n[email]\nprovider = \"log\"\n")
                 .unwrap_err();
         assert!(err.to_string().contains("sslmode"), "{err}");
+    }
+
+    #[test]
+    fn retention_days_zero_keeps_everything() {
+        assert_eq!(parse(MINIMAL).expect("valid").engine.retention, None);
+        let c =
+            parse("[engine]\nretention_days = 0\n[email]\nprovider = \"log\"\n").expect("valid");
+        assert_eq!(c.engine.retention, None);
+        let c =
+            parse("[engine]\nretention_days = 400\n[email]\nprovider = \"log\"\n").expect("valid");
+        assert_eq!(c.engine.retention, Some(Duration::from_secs(400 * 86_400)));
+        let err =
+            parse("[engine]\nretention_days = -1\n[email]\nprovider = \"log\"\n").unwrap_err();
+        assert!(err.to_string().contains("engine.retention_days"), "{err}");
     }
 
     #[test]

@@ -294,6 +294,8 @@ async fn run_locked(
         let message = error_chain(&error, ": ");
         tracing::error!(run = %run_id, error = %message, "Closing the run row failed; the alarms ran, their record is incomplete.");
         summary.unrecorded = Some(message);
+    } else if let Some(retention) = config.engine.retention {
+        prune_old(&pool, finished_at - retention.as_secs_f64()).await;
     }
     summary.duration = started.elapsed();
     tracing::info!(
@@ -341,6 +343,31 @@ fn split_duplicates(rows: Vec<AlarmRow>) -> (Vec<AlarmRow>, Vec<AlarmReport>) {
         }
     }
     (runnable, failed)
+}
+
+/// Batches of each kind of row one tick prunes at most: a backlog (the
+/// first tick after retention is turned on) goes over several ticks.
+const PRUNE_BATCHES_PER_TICK: usize = 10;
+
+/// Deletes run rows and cleared events older than `cutoff`, bounded; a
+/// failure is logged and left to the next tick (the alarms' work is done).
+async fn prune_old(pool: &Pool, cutoff: f64) {
+    let pruned = async {
+        let client = pool.get().await.map_err(StoreError::from)?;
+        store::prune::delete(&client, cutoff, PRUNE_BATCHES_PER_TICK).await
+    };
+    match pruned.await {
+        Ok(pruned) if pruned.total() > 0 => tracing::info!(
+            runs = pruned.runs,
+            events = pruned.events,
+            "Pruned rows older than engine.retention_days."
+        ),
+        Ok(_) => {}
+        Err(error) => tracing::warn!(
+            error = %error_chain(&error, ": "),
+            "Pruning old rows failed; the next tick tries again."
+        ),
+    }
 }
 
 /// Runs every alarm in its own task, at most `concurrency` at a time, and

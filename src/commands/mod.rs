@@ -5,6 +5,7 @@ pub(crate) mod alarm;
 pub(crate) mod check;
 pub(crate) mod detectors;
 pub(crate) mod migrate;
+pub(crate) mod prune;
 pub(crate) mod replay;
 pub(crate) mod run;
 pub(crate) mod status;

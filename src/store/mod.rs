@@ -16,6 +16,7 @@ pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod lock;
 pub mod migrate;
+pub(crate) mod prune;
 pub(crate) mod rows;
 pub(crate) mod runs;
 mod tls;

@@ -19,5 +19,6 @@ mod ops;
 mod panda;
 mod replay;
 mod resilience;
+mod retention;
 mod smtp_tls;
 mod tick;
