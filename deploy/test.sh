@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite. Installs what the tests need when it is
-# missing: the PostgreSQL server binaries (apt) and the Python fakes of the
+# missing: the PostgreSQL server binaries and chromium (apt) and the Python fakes of the
 # mail systems (pinned in tests/fakes/requirements.txt) in a virtual
 # environment under target/, never into the system Python (Debian's is
 # externally managed). The tests start their own throwaway servers.
@@ -8,6 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 deploy/local-pg.sh ensure
+
+# The status page test opens the page in a real headless browser.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "chromium is missing; installing it with apt-get (the status page test opens the page in it)." >&2
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium >/dev/null
+fi
 
 venv="${CARGO_TARGET_DIR:-target}/test-venv"
 requirements=tests/fakes/requirements.txt

@@ -65,6 +65,10 @@ pub enum Command {
         /// How many recent ticks to show.
         #[arg(long, default_value_t = 5)]
         ticks: i64,
+        /// Write the HTML status page to FILE instead (what
+        /// `engine.status_page` gets after every tick).
+        #[arg(long, value_name = "FILE", conflicts_with = "json")]
+        html: Option<PathBuf>,
     },
     /// Run one alarm's detector now and show what a tick would do; writes nothing.
     Test {
@@ -173,7 +177,12 @@ pub fn main() -> ExitCode {
                 commands::prune::run(&config, *dry_run, *days).await
             }
             Command::Check => commands::check::run(&config).await,
-            Command::Status { json, ticks } => commands::status::run(&config, *json, *ticks).await,
+            Command::Status {
+                html: Some(path), ..
+            } => commands::status::write_html(&config, path).await,
+            Command::Status { json, ticks, .. } => {
+                commands::status::run(&config, *json, *ticks).await
+            }
             Command::Test { alarm, params } => {
                 commands::test::run(&config, alarm, params.as_deref()).await
             }

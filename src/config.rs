@@ -124,6 +124,10 @@ pub struct RawEngine {
     pub ops_snapshot_dir: Option<String>,
     /// Prometheus textfile written after every tick (for node_exporter).
     pub metrics_textfile: Option<String>,
+    /// HTML status page written after every tick (also a failed or locked
+    /// out one), replaced atomically; self-contained, any web server can
+    /// serve it.
+    pub status_page: Option<String>,
     /// The first engine's SQLite state file; unused (state lives in Postgres).
     pub state_db: Option<String>,
     /// Seconds a whole tick may take (default 240, below the 5-minute cron
@@ -252,6 +256,8 @@ pub struct EngineConfig {
     pub ops_snapshot_dir: Option<PathBuf>,
     /// Prometheus textfile, rewritten after every tick.
     pub metrics_textfile: Option<PathBuf>,
+    /// HTML status page, rewritten after every tick.
+    pub status_page: Option<PathBuf>,
     /// Log file, appended to.
     pub log_path: Option<PathBuf>,
     /// Per-alarm detector timeout.
@@ -672,6 +678,7 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
             .unwrap_or_else(|| DEFAULT_TASK_URL.to_owned()),
         ops_snapshot_dir: raw.ops_snapshot_dir.as_deref().map(|p| host.expand_home(p)),
         metrics_textfile: raw.metrics_textfile.as_deref().map(|p| host.expand_home(p)),
+        status_page: raw.status_page.as_deref().map(|p| host.expand_home(p)),
         log_path: raw.log_path.as_deref().map(|p| host.expand_home(p)),
         alarm_timeout: seconds("engine.alarm_timeout", raw.alarm_timeout, 120.0)?,
         concurrency,

@@ -43,6 +43,7 @@ pub(crate) mod reconcile;
 pub mod replay;
 pub(crate) mod schema;
 pub(crate) mod sources;
+pub mod status_page;
 pub mod store;
 pub mod tick;
 pub(crate) mod time;

@@ -9,6 +9,7 @@ use crate::{
     config::Config,
     heartbeat,
     metrics::{self, Attempt},
+    status_page,
     tick::{run_tick, LockReport, TickOptions, TickOutcome},
     time,
 };
@@ -26,6 +27,18 @@ pub(crate) async fn run(config: &Config, dry_run: bool) -> anyhow::Result<ExitCo
         };
         if let Err(error) = metrics::write(path, attempt, time::now()) {
             tracing::warn!(error = %error, path = %path.display(), "Writing the metrics textfile failed.");
+        }
+    }
+    if let Some(path) = &config.engine.status_page {
+        let note = match &result {
+            Ok(TickOutcome::Done(_)) => None,
+            Ok(TickOutcome::AlreadyRunning(_)) => {
+                Some("locked out: another tick holds the lock".to_owned())
+            }
+            Err(error) => Some(format!("the tick did not run: {error:#}")),
+        };
+        if let Err(error) = status_page::write(config, path, None, note).await {
+            tracing::warn!(error = %error, path = %path.display(), "Writing the status page failed.");
         }
     }
     heartbeat::after_tick(config.engine.heartbeat.as_ref(), &result, dry_run).await;

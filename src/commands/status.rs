@@ -21,6 +21,19 @@ fn cut(text: &str, max: usize) -> String {
     }
 }
 
+/// `status --html FILE`: the status page, written now.
+pub(crate) async fn write_html(
+    config: &Config,
+    path: &std::path::Path,
+) -> anyhow::Result<ExitCode> {
+    use anyhow::Context;
+    crate::status_page::write(config, path, None, None)
+        .await
+        .with_context(|| format!("writing the status page to {}", path.display()))?;
+    say!("{}", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
 pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::Result<ExitCode> {
     let (_pool, client) = super::connect(config, 1).await?;
     let records = store::alarms::list(&client).await?;

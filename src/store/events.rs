@@ -149,7 +149,7 @@ pub(crate) async fn load_unsent_resolved(
 /// number within float8's range: a plain cast would fail the whole
 /// statement on one row holding `1e400`. (Nested CASE: Postgres does not
 /// promise the order in which an AND is evaluated.)
-fn sql_seconds(key: &str) -> String {
+pub(super) fn sql_seconds(key: &str) -> String {
     format!(
         "(CASE WHEN jsonb_typeof(data->'{key}') = 'number' THEN
             CASE WHEN abs((data->'{key}')::numeric) < 1e300 THEN (data->'{key}')::numeric::float8 END

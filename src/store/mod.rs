@@ -19,6 +19,7 @@ pub mod migrate;
 pub(crate) mod prune;
 pub(crate) mod rows;
 pub(crate) mod runs;
+pub(crate) mod status_page;
 mod tls;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};

@@ -21,4 +21,5 @@ mod replay;
 mod resilience;
 mod retention;
 mod smtp_tls;
+mod status_page;
 mod tick;

@@ -1,0 +1,191 @@
+//! Reads for the status page that no other command needs: active events
+//! listed per alarm, event intervals, the week's detection counts from the
+//! run records, the last clean tick. Read-only.
+
+use std::collections::HashMap;
+
+use deadpool_postgres::GenericClient;
+
+use super::{ctx, events::sql_seconds, keys, StoreError};
+
+/// One active event as listed on the page.
+#[derive(Debug, Clone)]
+pub(crate) struct ListedEvent {
+    pub subject: String,
+    pub fire_time: f64,
+    pub last_notified: Option<f64>,
+}
+
+/// Up to `per_alarm` active events of every alarm, newest first, keyed by
+/// the events' `entry_id` (`event_<name>`).
+pub(crate) async fn active_events(
+    client: &impl GenericClient,
+    per_alarm: i64,
+) -> Result<HashMap<String, Vec<ListedEvent>>, StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT entry_id, subject, fire, notified FROM (
+                   SELECT data->>'entry_id' AS entry_id,
+                          COALESCE(data->>'subject', title, '')::text AS subject,
+                          COALESCE({fire}, timestamp_created, 0)::float8 AS fire,
+                          {notified} AS notified,
+                          row_number() OVER (PARTITION BY data->>'entry_id'
+                              ORDER BY COALESCE({fire}, timestamp_created, 0) DESC, id) AS n
+                   FROM entry
+                   WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
+                     AND archived = false AND deleted_at IS NULL) AS listed
+                 WHERE n <= $3 AND entry_id IS NOT NULL
+                 ORDER BY entry_id, n",
+                fire = sql_seconds(keys::FIRE_TIME),
+                notified = sql_seconds(keys::LAST_NOTIFIED),
+            ),
+            &[&keys::KIND_EVENT, &keys::CONTEXT, &per_alarm],
+        )
+        .await
+        .map_err(ctx("listing active events for the status page"))?;
+    let mut out: HashMap<String, Vec<ListedEvent>> = HashMap::new();
+    for r in &rows {
+        out.entry(r.get(0)).or_default().push(ListedEvent {
+            subject: r.get(1),
+            fire_time: r.get(2),
+            last_notified: r.get(3),
+        });
+    }
+    Ok(out)
+}
+
+/// An event's life: fire time and clear time (`None` = active).
+#[derive(Debug, Clone)]
+pub(crate) struct Interval {
+    pub dedupe_key: String,
+    pub fire_time: f64,
+    pub clear_time: Option<f64>,
+}
+
+/// Events of the given alarms (by the events' `entry_id`) that were
+/// active at some time since `since`, by `entry_id`.
+pub(crate) async fn intervals(
+    client: &impl GenericClient,
+    event_entry_ids: &[String],
+    since: f64,
+) -> Result<HashMap<String, Vec<Interval>>, StoreError> {
+    if event_entry_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = client
+        .query(
+            &format!(
+                "SELECT data->>'entry_id', COALESCE(data->>'dedupe_key', '')::text,
+                        COALESCE({fire}, timestamp_created, 0)::float8, {clear}
+                 FROM entry
+                 WHERE kind = $1 AND context_id = $2 AND data->>'entry_id' = ANY($3::text[])
+                   AND archived = false AND deleted_at IS NULL
+                   AND ((data->>'clear_time') IS NULL OR {clear} >= $4)",
+                fire = sql_seconds(keys::FIRE_TIME),
+                clear = sql_seconds(keys::CLEAR_TIME),
+            ),
+            &[&keys::KIND_EVENT, &keys::CONTEXT, &event_entry_ids, &since],
+        )
+        .await
+        .map_err(ctx("reading event intervals for the status page"))?;
+    let mut out: HashMap<String, Vec<Interval>> = HashMap::new();
+    for r in &rows {
+        out.entry(r.get(0)).or_default().push(Interval {
+            dedupe_key: r.get(1),
+            fire_time: r.get(2),
+            clear_time: r.get(3),
+        });
+    }
+    Ok(out)
+}
+
+/// Fire and clear times of every event that fired or cleared since
+/// `since`: (fire times, clear times), for counting new and cleared
+/// events per tick.
+pub(crate) async fn changes_since(
+    client: &impl GenericClient,
+    since: f64,
+) -> Result<(Vec<f64>, Vec<f64>), StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {fire}, {clear} FROM entry
+                 WHERE kind = $1 AND context_id = $2 AND deleted_at IS NULL
+                   AND ({fire} >= $3 OR {clear} >= $3)",
+                fire = sql_seconds(keys::FIRE_TIME),
+                clear = sql_seconds(keys::CLEAR_TIME),
+            ),
+            &[&keys::KIND_EVENT, &keys::CONTEXT, &since],
+        )
+        .await
+        .map_err(ctx("reading recent event changes for the status page"))?;
+    let mut fired = Vec::new();
+    let mut cleared = Vec::new();
+    for r in &rows {
+        let fire: Option<f64> = r.get(0);
+        let clear: Option<f64> = r.get(1);
+        fired.extend(fire.filter(|t| *t >= since));
+        cleared.extend(clear.filter(|t| *t >= since));
+    }
+    Ok((fired, cleared))
+}
+
+/// Per alarm `entry_id`: (hour start, most detections in a tick of that
+/// hour) for every hour since `since` that had a recorded tick, oldest
+/// first; read from the run records' `per_alarm.alarms_seen`.
+pub(crate) async fn hourly_detections(
+    client: &impl GenericClient,
+    since: f64,
+) -> Result<HashMap<String, Vec<(f64, f64)>>, StoreError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT p.key, floor({started} / 3600) * 3600 AS hour,
+                        max(CASE WHEN jsonb_typeof(p.value->'alarms_seen') = 'number'
+                                 THEN (p.value->>'alarms_seen')::float8 END)
+                 FROM entry r,
+                      jsonb_each(CASE WHEN jsonb_typeof(r.data->'per_alarm') = 'object'
+                                      THEN r.data->'per_alarm' ELSE '{{}}'::jsonb END) AS p
+                 WHERE r.kind = $1 AND r.context_id = $2 AND r.deleted_at IS NULL
+                   AND {started} >= $3 AND jsonb_typeof(p.value) = 'object'
+                 GROUP BY 1, 2 ORDER BY 1, 2",
+                started = sql_seconds_of("r.data", "started_at"),
+            ),
+            &[&keys::KIND_RUN, &keys::CONTEXT, &since],
+        )
+        .await
+        .map_err(ctx("reading the week's run records for the status page"))?;
+    let mut out: HashMap<String, Vec<(f64, f64)>> = HashMap::new();
+    for r in &rows {
+        let count: Option<f64> = r.get(2);
+        if let Some(count) = count {
+            out.entry(r.get(0)).or_default().push((r.get(1), count));
+        }
+    }
+    Ok(out)
+}
+
+/// `sql_seconds` for a `data` column under another name (a join alias).
+fn sql_seconds_of(column: &str, key: &str) -> String {
+    sql_seconds(key).replace("data->", &format!("{column}->"))
+}
+
+/// Start of the newest tick that finished with no alarm failing.
+pub(crate) async fn last_clean_tick(
+    client: &impl GenericClient,
+) -> Result<Option<f64>, StoreError> {
+    let row = client
+        .query_one(
+            &format!(
+                "SELECT max({started}) FROM entry
+                 WHERE kind = $1 AND context_id = $2 AND deleted_at IS NULL
+                   AND status = 'done' AND data->'errors' = '0'::jsonb",
+                started = sql_seconds("started_at"),
+            ),
+            &[&keys::KIND_RUN, &keys::CONTEXT],
+        )
+        .await
+        .map_err(ctx("finding the last clean tick"))?;
+    Ok(row.get(0))
+}
