@@ -295,6 +295,10 @@ pub trait ReadOnlyDb: Send + Sync {
     /// `double precision`, …), or `None` when there is no such column.
     fn column_type<'a>(&'a self, table: String, column: String)
         -> SourceFuture<'a, Option<String>>;
+    /// Whether the site lets database checks read `table` (a checked
+    /// `table` or `schema.table`): an `InvalidParams` error saying which
+    /// tables are allowed when not.
+    fn allow_table(&self, table: &str) -> Result<(), DetectError>;
 }
 
 /// One ops-monitor snapshot: a flat JSON object and when it was taken.

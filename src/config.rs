@@ -151,6 +151,11 @@ pub struct RawEngine {
     /// MiB one upstream response (a PanDA page) or one snapshot file may
     /// hold (default 32); a larger one fails its alarm.
     pub max_read_mib: Option<f64>,
+    /// Tables (`table` or `schema.table`) that database checks
+    /// (`db_freshness`, `db_rate`, ...) may read (default: `swf_applog`,
+    /// `snapper_system_snap`, the tables of the shipped production alarms).
+    /// System catalogs are refused whatever this says.
+    pub db_check_tables: Option<Vec<String>>,
 }
 
 /// `[db]`: a `dsn`, or discrete keys, or a dotenv file (`env_path`) with
@@ -275,6 +280,8 @@ pub struct EngineConfig {
     pub heartbeat: Option<HeartbeatConfig>,
     /// Bytes one upstream response or one snapshot file may hold.
     pub max_read_bytes: usize,
+    /// The tables database checks may read.
+    pub db_check_tables: Vec<String>,
 }
 
 /// Validated heartbeat settings (`engine.heartbeat_*`).
@@ -557,6 +564,35 @@ impl Config {
     }
 }
 
+/// The tables the shipped production alarms read.
+const DEFAULT_DB_CHECK_TABLES: &[&str] = &["swf_applog", "snapper_system_snap"];
+
+/// `engine.db_check_tables`, each entry a plain `table` or `schema.table`
+/// that is not a system catalog.
+fn db_check_tables(raw: Option<Vec<String>>) -> Result<Vec<String>, ConfigError> {
+    let Some(tables) = raw else {
+        return Ok(DEFAULT_DB_CHECK_TABLES
+            .iter()
+            .map(|t| (*t).to_owned())
+            .collect());
+    };
+    tables
+        .into_iter()
+        .map(|t| {
+            let t = t.trim().to_owned();
+            alarms::support::sql::quote_ident(&t)
+                .map_err(|e| invalid("engine.db_check_tables", format!("{t:?}: {e}")))?;
+            if alarms::support::sql::is_system_table(&t) {
+                return Err(invalid(
+                    "engine.db_check_tables",
+                    format!("{t:?} is a system catalog; database checks never read those"),
+                ));
+            }
+            Ok(t)
+        })
+        .collect()
+}
+
 /// More alarms at once than this would only queue on the database pool
 /// (one connection each) and the two-core hosts the engine runs on.
 const MAX_CONCURRENCY: usize = 256;
@@ -687,6 +723,7 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
         retention,
         heartbeat,
         max_read_bytes: (max_read_mib * 1024.0 * 1024.0) as usize,
+        db_check_tables: db_check_tables(raw.db_check_tables)?,
     })
 }
 

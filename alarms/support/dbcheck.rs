@@ -5,7 +5,7 @@
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::sql::{self, quote_ident};
+use super::sql::{self, quote_ident, quote_table};
 use crate::{Ctx, DetectError, Detection, ParamSchema, ParamSpec, SqlValue};
 
 /// Params of a freshness check.
@@ -93,7 +93,8 @@ fn validate_common(name: &str, positive: &[(&str, f64)]) -> Result<(), DetectErr
 /// The newest matching row's time, as Unix seconds; `None` when no row matches.
 pub async fn newest(ctx: &Ctx, p: &FreshnessParams) -> Result<Option<f64>, DetectError> {
     validate_common(&p.name, &[("max_age_hours", p.max_age_hours)])?;
-    let table = quote_ident(&p.table)?;
+    let table = quote_table(&p.table)?;
+    ctx.db()?.allow_table(&p.table)?;
     let (column, is_timestamp) = epoch_expr(ctx, &p.table, &p.time_column).await?;
     let (conditions, values) = sql::filters(&p.filters, 1)?;
     let newest = if is_timestamp {
@@ -154,7 +155,8 @@ pub async fn freshness(ctx: &Ctx, p: &FreshnessParams) -> Result<Vec<Detection>,
 /// Matching rows within the trailing window.
 pub async fn count(ctx: &Ctx, p: &RateParams) -> Result<f64, DetectError> {
     validate_common(&p.name, &[("window_minutes", p.window_minutes)])?;
-    let table = quote_ident(&p.table)?;
+    let table = quote_table(&p.table)?;
+    ctx.db()?.allow_table(&p.table)?;
     let (column, is_timestamp) = epoch_expr(ctx, &p.table, &p.time_column).await?;
     let (mut conditions, mut values) = sql::filters(&p.filters, 1)?;
     let n = values.len() + 1;

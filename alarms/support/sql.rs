@@ -44,6 +44,28 @@ pub fn quote_ident(name: &str) -> Result<String, DetectError> {
         .map(|q| q.join("."))
 }
 
+/// Whether `name` (`table` or `schema.table`, already checked) names a
+/// system catalog: a `pg_*` schema or `information_schema`, or an
+/// unqualified `pg_*` name (which Postgres looks up in `pg_catalog` first).
+pub fn is_system_table(name: &str) -> bool {
+    match name.split_once('.') {
+        Some((schema, _)) => schema.starts_with("pg_") || schema == "information_schema",
+        None => name.starts_with("pg_"),
+    }
+}
+
+/// A checked, quoted table name that is not a system catalog: params may
+/// choose among the site's tables, never read the server's own.
+pub fn quote_table(name: &str) -> Result<String, DetectError> {
+    let quoted = quote_ident(name)?;
+    if is_system_table(name) {
+        return Err(invalid(format!(
+            "table {name:?} is a system catalog; database checks never read those"
+        )));
+    }
+    Ok(quoted)
+}
+
 /// `WHERE` conditions for equality filters, numbering parameters from
 /// `first_param`. A key is a column (`app_name`) or a column and a JSON
 /// path (`extra_data.action`); a value is a string, number or boolean
@@ -105,6 +127,22 @@ fn scalar_text(v: &Value) -> Option<String> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn system_catalogs_are_refused() {
+        for name in [
+            "pg_authid",
+            "pg_catalog.pg_authid",
+            "information_schema.tables",
+            "pg_toast.x",
+        ] {
+            assert!(quote_table(name).is_err(), "{name}");
+        }
+        assert_eq!(
+            quote_table("public.swf_applog").expect("ok"),
+            "\"public\".\"swf_applog\""
+        );
+    }
 
     #[test]
     fn identifiers_are_checked_and_quoted() {

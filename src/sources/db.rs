@@ -11,11 +11,25 @@ use tokio_postgres::types::ToSql;
 pub(crate) struct DbReader {
     pool: Pool,
     timeout: Duration,
+    /// `engine.db_check_tables`: the tables database checks may read.
+    tables: Vec<String>,
 }
 
 impl DbReader {
-    pub(crate) fn new(pool: Pool, timeout: Duration) -> Self {
-        DbReader { pool, timeout }
+    pub(crate) fn new(pool: Pool, timeout: Duration, tables: Vec<String>) -> Self {
+        DbReader {
+            pool,
+            timeout,
+            tables,
+        }
+    }
+
+    /// `table` as listed, or with the `public.` it implies.
+    fn listed(&self, table: &str) -> bool {
+        let bare = table.strip_prefix("public.").unwrap_or(table);
+        self.tables
+            .iter()
+            .any(|t| t == table || t.strip_prefix("public.").unwrap_or(t) == bare)
     }
 
     async fn run<T>(
@@ -49,6 +63,20 @@ impl DbReader {
 }
 
 impl ReadOnlyDb for DbReader {
+    fn allow_table(&self, table: &str) -> Result<(), DetectError> {
+        if self.listed(table) && !alarms::support::sql::is_system_table(table) {
+            return Ok(());
+        }
+        Err(DetectError::InvalidParams(format!(
+            "table {table:?} is not in engine.db_check_tables ({}); add it there to let database checks read it",
+            if self.tables.is_empty() {
+                "empty".to_owned()
+            } else {
+                self.tables.join(", ")
+            }
+        )))
+    }
+
     fn query_f64<'a>(
         &'a self,
         sql: String,
@@ -82,6 +110,7 @@ impl ReadOnlyDb for DbReader {
         column: String,
     ) -> SourceFuture<'a, Option<String>> {
         Box::pin(async move {
+            self.allow_table(&table)?;
             self.run(
                 "SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
                  WHERE a.attrelid = to_regclass($1) AND a.attname = $2

@@ -37,7 +37,11 @@ impl Sources {
         };
         Ok(Sources {
             panda,
-            db: Arc::new(db::DbReader::new(pool, config.engine.request_timeout)),
+            db: Arc::new(db::DbReader::new(
+                pool,
+                config.engine.request_timeout,
+                config.engine.db_check_tables.clone(),
+            )),
             snapshots: Arc::new(snapshots::SnapshotReader::new(
                 config.engine.ops_snapshot_dir.clone(),
                 config.engine.max_read_bytes,

@@ -686,3 +686,59 @@ async fn issue_11_panda_ids_outside_i64_are_skipped_per_task_not_merged() {
         .collect();
     assert_eq!(keys, ["task:35981"]);
 }
+
+#[tokio::test]
+async fn issue_11_database_checks_read_only_allowed_tables_never_catalogs() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    let probe = |table: &str| {
+        json!({"detector": "db_rate", "recipients": "ops@test.example",
+               "params": {"name": "x", "table": table, "time_column": "timestamp_created",
+                          "filters": {"kind": "alarm"}, "window_minutes": 60, "max_count": 0}})
+    };
+    insert_alarm(&client, "alarm_entry", "", probe("entry")).await;
+    insert_alarm(&client, "alarm_authid", "", probe("pg_catalog.pg_authid")).await;
+    insert_alarm(&client, "alarm_bare_authid", "", probe("pg_authid")).await;
+    insert_alarm(
+        &client,
+        "alarm_schema",
+        "",
+        probe("information_schema.tables"),
+    )
+    .await;
+
+    let s = tick(&db.config(), false).await;
+    assert_eq!(s.alarms_errored, 4, "{s:?}");
+    let (_, run) = last_run(&client).await;
+    let error = |key: &str| {
+        run["per_alarm"][key]["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(
+        error("alarm_entry").contains("engine.db_check_tables"),
+        "{}",
+        error("alarm_entry")
+    );
+    for key in ["alarm_authid", "alarm_bare_authid", "alarm_schema"] {
+        assert!(
+            error(key).contains("system catalog"),
+            "{key}: {}",
+            error(key)
+        );
+    }
+    assert_eq!(run["per_alarm"]["alarm_healthy"]["errors"], 0);
+
+    // Listing a table lets it be read; listing a catalog is a config error.
+    let s = tick(&db.config_with("db_check_tables = [\"entry\"]\n"), false).await;
+    assert_eq!(s.alarms_errored, 3, "{s:?}");
+    let bad = swf_alarms::config::Config::from_toml(
+        std::path::Path::new("t.toml"),
+        &db.toml("db_check_tables = [\"pg_catalog.pg_authid\"]\n", ""),
+        &|_| None,
+    );
+    let message = bad.expect_err("refused").to_string();
+    assert!(message.contains("engine.db_check_tables"), "{message}");
+}

@@ -759,7 +759,9 @@ async fn database_detectors_against_real_tables() {
         ),
     )
     .await;
-    let config = db.config();
+    let config = db.config_with(
+        "db_check_tables = [\"swf_applog\", \"snapper_system_snap\", \"public.job_marks\"]\n",
+    );
 
     // Empty tables: the freshness checks say "never", the rate is quiet.
     let s = tick(&config, false).await;
@@ -850,7 +852,7 @@ async fn database_detectors_refuse_sql_in_params() {
                "filters": {"kind": "x'); DELETE FROM entry; --"}, "window_minutes": 5, "max_count": 0}}),
     )
     .await;
-    let s = tick(&db.config(), false).await;
+    let s = tick(&db.config_with("db_check_tables = [\"entry\"]\n"), false).await;
     assert_eq!(s.alarms_errored, 1, "{s:?}");
     let (_, run) = last_run(&client).await;
     let message = run["per_alarm"]["alarm_injection"]["error_message"]
