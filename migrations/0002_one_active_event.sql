@@ -1,3 +1,7 @@
+-- swf-alarms: no transaction
+-- (Each statement runs by itself: the indexes are built CONCURRENTLY, so
+-- the dashboard keeps writing `entry` meanwhile.)
+--
 -- At most one active event per (alarm, dedupe_key), enforced by the
 -- database. The old engine did not enforce it, so its databases can hold
 -- duplicates: keep the newest (by fire_time, then creation), clear the
@@ -32,7 +36,7 @@ cleared AS (
 )
 SELECT 'cleared duplicate active event' AS action, id, alarm, dedupe_key FROM cleared;
 
-CREATE UNIQUE INDEX IF NOT EXISTS entry_swf_alarms_one_active_event
+CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS entry_swf_alarms_one_active_event
     ON entry ((data->>'entry_id'), (data->>'dedupe_key'))
     WHERE kind = 'event'
       AND context_id = 'swf-alarms'
@@ -42,13 +46,13 @@ CREATE UNIQUE INDEX IF NOT EXISTS entry_swf_alarms_one_active_event
 
 -- Alarm rows are few among many events: a small index of their own, so
 -- that the planner is never tempted to scan every event through it.
-CREATE INDEX IF NOT EXISTS entry_swf_alarms_alarms
+CREATE INDEX CONCURRENTLY IF NOT EXISTS entry_swf_alarms_alarms
     ON entry (context_id)
     WHERE kind = 'alarm' AND deleted_at IS NULL;
 
 -- All events of one alarm, cleared ones included (recovery notices,
 -- status); the unique index above serves the active ones.
-CREATE INDEX IF NOT EXISTS entry_swf_alarms_events_by_alarm
+CREATE INDEX CONCURRENTLY IF NOT EXISTS entry_swf_alarms_events_by_alarm
     ON entry ((data->>'entry_id'))
     WHERE kind = 'event' AND context_id = 'swf-alarms';
 

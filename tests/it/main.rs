@@ -13,6 +13,7 @@ mod failing;
 mod heartbeat;
 mod hostile;
 mod migrate;
+mod migrate_safety;
 mod notify_ses;
 mod notify_smtp;
 mod ops;
