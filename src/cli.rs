@@ -101,6 +101,12 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Silence an alarm's email for a while (add, list, expire).
+    Silence {
+        /// What to do with silences.
+        #[command(subcommand)]
+        action: commands::silence::SilenceAction,
+    },
     /// Manage alarm rows (for sites without the dashboard).
     Alarm {
         /// What to do with alarms.
@@ -205,6 +211,7 @@ pub fn main() -> ExitCode {
                 };
                 commands::replay::run(&config, &args).await
             }
+            Command::Silence { action } => commands::silence::run(&config, action).await,
             Command::Detectors { .. } => unreachable!("handled before the config is read"),
         }
     });

@@ -42,6 +42,7 @@ pub(crate) mod recipients;
 pub(crate) mod reconcile;
 pub mod replay;
 pub(crate) mod schema;
+pub(crate) mod silence;
 pub(crate) mod sources;
 pub mod status_page;
 pub mod store;

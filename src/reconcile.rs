@@ -22,6 +22,9 @@ pub(crate) struct ActiveEvent {
     /// Unix seconds of the last email that carried it; `None` (or 0 in
     /// rows the old engine wrote) means it was never sent.
     pub last_notified: Option<f64>,
+    /// A silence kept it out of an email before it was ever sent
+    /// (`data.silenced_by`): once mailed, it goes out as a new notice.
+    pub silenced: bool,
 }
 
 /// What the alarm's row says about emailing.
@@ -64,6 +67,9 @@ pub(crate) enum Reason {
     WindowElapsed,
     /// Still firing, never emailed, and its hold has just run out.
     HoldElapsed,
+    /// Still firing, never emailed because a silence covered it: a new
+    /// notice once the silence is over.
+    Unsilenced,
 }
 
 /// An event in the RESOLVED section: it cleared after having been emailed.
@@ -176,7 +182,9 @@ pub(crate) fn reconcile<'a>(
                     reason,
                 };
                 match renotify_reason(event, now, policy, hold) {
-                    Some(Reason::HoldElapsed) => plan.bundle_new.push(item(Reason::HoldElapsed)),
+                    Some(reason @ (Reason::HoldElapsed | Reason::Unsilenced)) => {
+                        plan.bundle_new.push(item(reason))
+                    }
                     Some(reason) => plan.bundle_renotify.push(item(reason)),
                     None if never_notified(event) => plan.held += 1,
                     None => {}
@@ -224,9 +232,10 @@ fn never_notified(event: &ActiveEvent) -> bool {
 fn renotify_reason(event: &ActiveEvent, now: f64, policy: Policy, hold: f64) -> Option<Reason> {
     if never_notified(event) {
         return match hold > 0.0 {
+            true if now - event.fire_time < hold => None,
+            _ if event.silenced => Some(Reason::Unsilenced),
             false => Some(Reason::NeverNotified),
-            true if now - event.fire_time >= hold => Some(Reason::HoldElapsed),
-            true => None,
+            true => Some(Reason::HoldElapsed),
         };
     }
     let last = event.last_notified.unwrap_or_default();
@@ -255,6 +264,7 @@ mod tests {
             fire_time: NOW - 10.0 * HOUR,
             subject: format!("subject {key}"),
             last_notified,
+            silenced: false,
         }
     }
 
@@ -472,6 +482,28 @@ mod tests {
         ev.last_notified = Some(NOW - HOUR);
         let plan = reconcile(&[ev], &[], Outcome::Detected(&dets), NOW, policy, ids());
         assert!(!plan.has_bundle());
+    }
+
+    #[test]
+    fn a_once_silenced_event_is_mailed_as_new_and_only_once() {
+        let mut ev = active("a", None);
+        ev.silenced = true;
+        let dets = [det("a")];
+        let policy = Policy::default();
+        let plan = reconcile(
+            &[ev.clone()],
+            &[],
+            Outcome::Detected(&dets),
+            NOW,
+            policy,
+            ids(),
+        );
+        assert_eq!(keys(&plan.bundle_new), ["a"]);
+        assert_eq!(plan.bundle_new[0].reason, Reason::Unsilenced);
+        assert!(plan.bundle_renotify.is_empty());
+        ev.last_notified = Some(NOW - HOUR);
+        let plan = reconcile(&[ev], &[], Outcome::Detected(&dets), NOW, policy, ids());
+        assert!(!plan.has_bundle(), "mailed: no longer a new notice");
     }
 
     #[test]

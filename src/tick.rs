@@ -26,6 +26,7 @@ use crate::{
     notify::{self, compose::compose, Channel, Message, SendError},
     recipients::{self, Resolved},
     reconcile::{reconcile, ActiveEvent, Outcome, Plan},
+    silence::{self, Silence, Silenced},
     sources::Sources,
     store::{
         self,
@@ -65,6 +66,8 @@ pub struct TickSummary {
     pub new_events: usize,
     /// Events cleared.
     pub cleared: usize,
+    /// Events silences kept out of this tick's emails.
+    pub silenced: usize,
     /// Emails sent.
     pub emails_sent: usize,
     /// Emails that failed to send.
@@ -142,6 +145,8 @@ pub enum TickError {
 struct Shared {
     pool: Pool,
     teams: HashMap<String, Vec<String>>,
+    /// Silences in force at the start of the tick, by alarm `entry_id`.
+    silences: HashMap<String, Vec<Silence>>,
     /// `None` in a dry run: no connection to the mail system at all.
     channel: Option<Box<dyn Channel>>,
     from: String,
@@ -201,6 +206,7 @@ async fn run_locked(
     }
     let rows = store::alarms::load(&client).await?;
     let teams = store::alarms::load_teams(&client).await?;
+    let silences = load_silences(&client, options.now.unwrap_or_else(time::now)).await?;
 
     // Clients are set up before the run row exists: a failure here means
     // the tick did nothing. None of them connects yet.
@@ -223,6 +229,7 @@ async fn run_locked(
     let shared = Arc::new(Shared {
         pool: pool.clone(),
         teams,
+        silences,
         channel,
         from: config.email.from.clone(),
         now: options.now,
@@ -252,6 +259,7 @@ async fn run_locked(
         summary.detections += report.detections;
         summary.new_events += report.created;
         summary.cleared += report.cleared;
+        summary.silenced += report.silenced_ids.len();
         match report.sent {
             Some(true) => summary.emails_sent += 1,
             Some(false) => summary.emails_failed += 1,
@@ -282,6 +290,7 @@ async fn run_locked(
         errors: summary.alarms_errored,
         error_details: error_details.join("\n\n"),
         per_alarm: &per_alarm,
+        events_silenced: (summary.silenced > 0).then_some(summary.silenced),
     };
     // From here on the alarms have run: a failure is reported, never
     // turned into "nothing was done". The next tick sends what was not
@@ -304,6 +313,7 @@ async fn run_locked(
         detections = summary.detections,
         new = summary.new_events,
         cleared = summary.cleared,
+        silenced = summary.silenced,
         emails_sent = summary.emails_sent,
         emails_failed = summary.emails_failed,
         errors = summary.alarms_errored,
@@ -368,6 +378,26 @@ async fn prune_old(pool: &Pool, cutoff: f64) {
             "Pruning old rows failed; the next tick tries again."
         ),
     }
+}
+
+/// The silences in force at `now` (or starting later), by alarm. A row
+/// that does not read as a silence is skipped with a warning (`check`
+/// names it).
+async fn load_silences(
+    client: &impl deadpool_postgres::GenericClient,
+    now: f64,
+) -> Result<HashMap<String, Vec<Silence>>, StoreError> {
+    let rows = store::silences::load_current(client, now).await?;
+    let mut good = Vec::with_capacity(rows.len());
+    for row in rows {
+        match Silence::parse(&row.id, Some(&row.data)) {
+            Ok(s) => good.push(s),
+            Err(reason) => {
+                tracing::warn!(silence = %row.id, reason = %reason, "Silence row is invalid; ignored.")
+            }
+        }
+    }
+    Ok(silence::by_alarm(good))
 }
 
 /// Runs every alarm in its own task, at most `concurrency` at a time, and
@@ -504,6 +534,8 @@ struct AlarmReport {
     active_after: usize,
     /// Still running at the tick's deadline.
     cut_off: bool,
+    /// Events a silence kept out of this tick's email.
+    silenced_ids: Vec<String>,
     /// The detector's failing streak after this tick (`None`: it succeeded,
     /// or never ran).
     streak: Option<failing::Streak>,
@@ -525,6 +557,7 @@ impl AlarmReport {
             cut_off: false,
             streak: None,
             record: AlarmRecord::default(),
+            silenced_ids: Vec::new(),
         }
     }
 
@@ -545,6 +578,10 @@ impl AlarmReport {
         record.bundle_resolved = record.bundle_resolved_event_ids.as_ref().map(Vec::len);
         record.failing_since = self.streak.as_ref().map(|s| s.since);
         record.consecutive_failures = self.streak.as_ref().map(|s| s.failures);
+        if !self.silenced_ids.is_empty() {
+            record.bundle_silenced = Some(self.silenced_ids.len());
+            record.bundle_silenced_event_ids = Some(self.silenced_ids);
+        }
         (self.key, record)
     }
 }
@@ -677,7 +714,7 @@ async fn process(
         None => Outcome::Detected(&detections),
         Some(_) => Outcome::Failed { firing: &firing },
     };
-    let plan = reconcile(
+    let mut plan = reconcile(
         &active,
         &unsent_resolved,
         outcome,
@@ -685,6 +722,11 @@ async fn process(
         alarm.policy(),
         || uuid::Uuid::new_v4().to_string(),
     );
+    let silences = shared
+        .silences
+        .get(&alarm.entry_id)
+        .map_or(&[][..], Vec::as_slice);
+    let silenced = silence::apply(&mut plan, &alarm.entry_id, silences, now);
     // A failed detector is this alarm's error; its own event (if due) is
     // still written and mailed, and a failure to do so is recorded too.
     let health = HealthChange {
@@ -692,7 +734,12 @@ async fn process(
         changed: previous_streak.is_some() || streak.is_some(),
     };
     let loaded = Loaded { active, stale };
-    let settled = settle(shared, alarm, resolved, report, &loaded, &plan, health, now).await;
+    let changes = Changes {
+        plan: &plan,
+        health,
+        silenced: &silenced,
+    };
+    let settled = settle(shared, alarm, resolved, report, &loaded, changes, now).await;
     match failure {
         None => settled,
         Some(error) => {
@@ -714,29 +761,45 @@ struct HealthChange<'a> {
     changed: bool,
 }
 
+/// Everything one alarm's tick decided, ready to be written and sent.
+#[derive(Debug, Clone, Copy)]
+struct Changes<'a, 'd> {
+    /// Its events (email sections without what is silenced).
+    plan: &'a Plan<'d>,
+    /// Its failing streak.
+    health: HealthChange<'a>,
+    /// What silences took out of the email.
+    silenced: &'a Silenced,
+}
+
 /// Steps 3–5 once the plan is made: persist, compose, send, mark notified.
-#[allow(clippy::too_many_arguments)]
 async fn settle(
     shared: &Shared,
     alarm: &Alarm,
     resolved: &Resolved,
     report: &mut AlarmReport,
     loaded: &Loaded,
-    plan: &Plan<'_>,
-    health: HealthChange<'_>,
+    changes: Changes<'_, '_>,
     now: f64,
 ) -> Result<(), AlarmError> {
+    let plan = changes.plan;
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
     persist(
         &mut client,
         alarm,
         &resolved.addresses,
         loaded,
-        plan,
-        health,
+        changes,
         now,
     )
     .await?;
+    report.silenced_ids = changes
+        .silenced
+        .firing
+        .iter()
+        .map(|i| i.event_id.clone())
+        .chain(changes.silenced.resolved.iter().cloned())
+        .collect();
     report.active_after = loaded.active.len() + plan.create.len() - plan.clear.len();
     report.detections = plan.detected();
     report.created = plan.create.len();
@@ -767,13 +830,19 @@ async fn settle(
         return Ok(());
     }
 
-    let bundle = compose(
+    let mut bundle = compose(
         &alarm.entry_id,
         &alarm.description,
         &plan.bundle_new,
         &plan.bundle_renotify,
         &plan.bundle_resolved,
     );
+    if changes.silenced.count() > 0 {
+        bundle.body.push_str(&format!(
+            "Silenced, not listed: {} event(s) (see `swf-alarms silence list`).\n",
+            changes.silenced.count()
+        ));
+    }
     report.record.bundle_subject = bundle.subject.clone();
     let Some(channel) = shared.channel.as_deref() else {
         tracing::info!(
@@ -1001,10 +1070,14 @@ async fn persist(
     alarm: &Alarm,
     recipients: &[String],
     loaded: &Loaded,
-    plan: &Plan<'_>,
-    health: HealthChange<'_>,
+    changes: Changes<'_, '_>,
     now: f64,
 ) -> Result<(), StoreError> {
+    let Changes {
+        plan,
+        health,
+        silenced,
+    } = changes;
     if plan.create.is_empty()
         && plan.touch.is_empty()
         && plan.clear.is_empty()
@@ -1043,14 +1116,25 @@ async fn persist(
     // Cleared events an email carried: their recovery notice is owed until sent.
     let owed: Vec<String> = if alarm.notify_on_clear {
         let cleared: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
+        // Those a silence held back too: their notice follows it.
         plan.bundle_resolved
             .iter()
-            .filter(|r| cleared.contains(r.event_id.as_str()))
-            .map(|r| r.event_id.clone())
+            .map(|r| &r.event_id)
+            .chain(&silenced.resolved)
+            .filter(|id| cleared.contains(id.as_str()))
+            .cloned()
             .collect()
     } else {
         Vec::new()
     };
+    // Never-mailed events a silence keeps out are marked, so that they go
+    // out as new notices once it is over.
+    let marked: Vec<String> = silenced
+        .firing
+        .iter()
+        .filter(|i| i.needs_mark())
+        .map(|i| i.event_id.clone())
+        .collect();
     let txn = client
         .transaction()
         .await
@@ -1081,6 +1165,14 @@ async fn persist(
     )
     .await?;
     events::owe_recovery(&txn, &event_entry_id, &owed, now).await?;
+    events::stamp(
+        &txn,
+        &marked,
+        Bookkeeping::SilencedAt,
+        now,
+        "marking silenced events",
+    )
+    .await?;
     if health.changed {
         health::save(&txn, &alarm.entry_id, health.streak, now).await?;
     }

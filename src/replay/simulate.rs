@@ -172,6 +172,8 @@ impl<'a> Simulation<'a> {
                 fire_time: creation_time(now, i),
                 subject: d.subject.clone(),
                 last_notified: None,
+                // The replay shows the alarm as configured, without silences.
+                silenced: false,
             });
         }
         if !plan.has_bundle() {
@@ -193,7 +195,9 @@ impl<'a> Simulation<'a> {
         });
         for item in plan.bundle_new.iter().chain(&plan.bundle_renotify) {
             let action = match item.reason {
-                Reason::New | Reason::HoldElapsed | Reason::NeverNotified => Action::Mailed,
+                Reason::New | Reason::HoldElapsed | Reason::NeverNotified | Reason::Unsilenced => {
+                    Action::Mailed
+                }
                 Reason::WindowElapsed => Action::Renotified,
             };
             let subject = self

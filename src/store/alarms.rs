@@ -120,12 +120,12 @@ impl AlarmRecord {
     }
 }
 
-const RECORD_COLUMNS: &str =
+pub(super) const RECORD_COLUMNS: &str =
     "id::text, COALESCE(title, '')::text, COALESCE(content, '')::text,
      COALESCE(data, '{}'::jsonb)::text, COALESCE(archived, false), COALESCE(timestamp_created, 0)::float8,
      COALESCE(timestamp_modified, 0)::float8, data->>'entry_id'";
 
-fn record(r: &tokio_postgres::Row) -> AlarmRecord {
+pub(super) fn record(r: &tokio_postgres::Row) -> AlarmRecord {
     let (data, unreadable) = data_of(r.get(3), r.get(7));
     AlarmRecord {
         id: r.get(0),

@@ -46,7 +46,8 @@ pub(crate) async fn load_active(
         .prepare_cached(
             "SELECT e.id::text, a.dedupe_key, e.data->>'last_notified', e.data->>'fire_time',
                     COALESCE(e.data->>'subject', e.title, '')::text,
-                    COALESCE(e.timestamp_created, 0)::float8
+                    COALESCE(e.timestamp_created, 0)::float8,
+                    COALESCE(e.data->>'silenced_at', '') <> ''
              FROM swf_alarms_active_event a
              LEFT JOIN entry e
                ON e.id = a.event_id AND e.kind = $1 AND e.context_id = $2
@@ -89,6 +90,7 @@ pub(crate) async fn load_active(
                 last_notified,
                 fire_time: fire_time.unwrap_or_else(|| r.get(5)),
                 subject: r.get(4),
+                silenced: r.get(6),
                 id,
             })
         })

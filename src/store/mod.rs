@@ -19,6 +19,7 @@ pub mod migrate;
 pub(crate) mod prune;
 pub(crate) mod rows;
 pub(crate) mod runs;
+pub(crate) mod silences;
 pub(crate) mod status_page;
 mod tls;
 
@@ -49,6 +50,10 @@ pub(crate) mod keys {
     pub const SEVERITY: &str = "severity";
     pub const RECIPIENTS: &str = "recipients";
     pub const ALARM_CONFIG_ID: &str = "alarm_config_id";
+    /// When a silence last kept a never-mailed event out of an email.
+    pub const SILENCED_AT: &str = crate::silence::SILENCED_AT;
+    /// Silence rows (`swf-alarms silence …`), same context as alarms.
+    pub const KIND_SILENCE: &str = "silence";
 
     /// Keys of an event's `data` that the engine owns: a detection's
     /// structured context never overwrites them.
@@ -64,6 +69,7 @@ pub(crate) mod keys {
         SEVERITY,
         RECIPIENTS,
         ALARM_CONFIG_ID,
+        SILENCED_AT,
     ];
 
     /// `event_<name>` for the alarm `alarm_<name>`: the `entry_id` all of

@@ -99,6 +99,8 @@ pub(crate) enum Bookkeeping {
     ClearTime,
     /// Set when the recovery notice of a cleared event was sent.
     ClearNotified,
+    /// Set while a silence keeps a never-mailed event out of the email.
+    SilencedAt,
 }
 
 impl Bookkeeping {
@@ -109,6 +111,7 @@ impl Bookkeeping {
             Bookkeeping::LastNotified => keys::LAST_NOTIFIED,
             Bookkeeping::ClearTime => keys::CLEAR_TIME,
             Bookkeeping::ClearNotified => keys::CLEAR_NOTIFIED,
+            Bookkeeping::SilencedAt => keys::SILENCED_AT,
         }
     }
 }
@@ -148,6 +151,9 @@ pub(crate) struct RunRecord<'a> {
     /// One entry per alarm, keyed by its `entry_id`, in the given order.
     #[serde(serialize_with = "entries_as_map")]
     pub per_alarm: &'a [(String, AlarmRecord)],
+    /// Events silences kept out of this tick's emails (only when some were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events_silenced: Option<usize>,
 }
 
 fn entries_as_map<S: Serializer>(
@@ -184,6 +190,12 @@ pub(crate) struct AlarmRecord {
     /// Events in the RESOLVED section (with `bundle_resolved`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bundle_resolved_event_ids: Option<Vec<String>>,
+    /// Events a silence kept out of the email (only when some were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle_silenced: Option<usize>,
+    /// Which ones (with `bundle_silenced`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bundle_silenced_event_ids: Option<Vec<String>>,
     /// While the detector fails: the first failed tick of the streak.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failing_since: Option<f64>,
@@ -211,6 +223,8 @@ impl Default for AlarmRecord {
             bundle_renotify_event_ids: Vec::new(),
             bundle_resolved: None,
             bundle_resolved_event_ids: None,
+            bundle_silenced: None,
+            bundle_silenced_event_ids: None,
             failing_since: None,
             consecutive_failures: None,
             params: Value::Object(Map::new()),
@@ -293,8 +307,10 @@ mod tests {
             errors: 0,
             error_details: String::new(),
             per_alarm: &entries,
+            events_silenced: None,
         };
         let value = serde_json::to_value(&record).expect("serializes");
+        assert!(value.get("events_silenced").is_none());
         let a = value["per_alarm"]["alarm_a"].as_object().expect("entry");
         assert_eq!(a.len(), 12, "{a:?}");
         assert!(a.get("bundle_resolved").is_none());

@@ -21,6 +21,7 @@ mod panda;
 mod replay;
 mod resilience;
 mod retention;
+mod silences;
 mod smtp_tls;
 mod status_page;
 mod tick;
