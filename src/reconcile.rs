@@ -23,7 +23,7 @@ pub(crate) struct ActiveEvent {
     /// rows the old engine wrote) means it was never sent.
     pub last_notified: Option<f64>,
     /// A silence kept it out of an email before it was ever sent
-    /// (`data.silenced_by`): once mailed, it goes out as a new notice.
+    /// (`data.silenced_at`): once mailed, it goes out as a new notice.
     pub silenced: bool,
 }
 
