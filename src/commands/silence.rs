@@ -6,7 +6,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::{anyhow, bail, Context};
+use anyhow::{anyhow, bail};
 use clap::{ArgGroup, Args, Subcommand};
 use serde_json::{json, Value};
 
@@ -73,11 +73,7 @@ fn who(by: &Option<String>) -> String {
 }
 
 pub(crate) async fn run(config: &Config, action: &SilenceAction) -> anyhow::Result<ExitCode> {
-    let pool = store::pool(&config.db, 1)?;
-    let mut client = pool
-        .get()
-        .await
-        .with_context(|| format!("connecting to {}", config.db.target()))?;
+    let (_pool, mut client) = super::connect(config, 1).await?;
     let now = time::now();
     match action {
         SilenceAction::Add(args) => {
