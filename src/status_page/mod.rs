@@ -120,8 +120,7 @@ async fn gather(config: &Config, now: f64) -> anyhow::Result<Snapshot> {
         .await
         .with_context(|| format!("connecting to {}", config.db.target()))?;
     let records = store::alarms::list(&client).await?;
-    let summaries = store::events::active_summaries(&client).await?;
-    let listed = store::status_page::active_events(&client, render::EVENTS_LISTED as i64).await?;
+    let active = store::status_page::active_events(&client, render::EVENTS_LISTED as i64).await?;
     let streaks = store::health::failing(&client).await?;
     let runs = store::runs::recent(&client, TICKS_LISTED).await?;
     let last_clean_tick = store::status_page::last_clean_tick(&client).await?;
@@ -139,7 +138,7 @@ async fn gather(config: &Config, now: f64) -> anyhow::Result<Snapshot> {
             .unwrap_or(name)
             .to_owned();
         let event_entry_id = store::keys::event_entry_id(&entry_id);
-        let summary = summaries.get(&event_entry_id);
+        let summary = active.get(&event_entry_id);
         let active_count = summary.map_or(0, |s| usize::try_from(s.count).unwrap_or(0));
         let enabled = r
             .data
@@ -173,10 +172,9 @@ async fn gather(config: &Config, now: f64) -> anyhow::Result<Snapshot> {
             active_count,
             oldest_fire_time: summary.and_then(|s| s.oldest_fire_time),
             last_notified: summary.and_then(|s| s.last_notified),
-            events: listed
-                .get(&event_entry_id)
-                .map(|events| {
-                    events
+            events: summary
+                .map(|s| {
+                    s.listed
                         .iter()
                         .map(|e| EventView {
                             subject: e.subject.clone(),

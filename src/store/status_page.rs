@@ -16,27 +16,43 @@ pub(crate) struct ListedEvent {
     pub last_notified: Option<f64>,
 }
 
-/// Up to `per_alarm` active events of every alarm, newest first, keyed by
-/// the events' `entry_id` (`event_<name>`).
+/// One alarm's active events: all of them counted, some listed.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ActiveEvents {
+    pub count: i64,
+    pub oldest_fire_time: Option<f64>,
+    pub last_notified: Option<f64>,
+    /// The newest, at most the number asked for.
+    pub listed: Vec<ListedEvent>,
+}
+
+/// Every alarm's active events, as the tick sees them (through
+/// `swf_alarms_active_event`), keyed by the events' `entry_id`
+/// (`event_<name>`): counted, and the newest `per_alarm` listed. One
+/// statement that reads each event's `data` once.
 pub(crate) async fn active_events(
     client: &impl GenericClient,
     per_alarm: i64,
-) -> Result<HashMap<String, Vec<ListedEvent>>, StoreError> {
+) -> Result<HashMap<String, ActiveEvents>, StoreError> {
     let rows = client
         .query(
             &format!(
-                "SELECT entry_id, subject, fire, notified FROM (
-                   SELECT data->>'entry_id' AS entry_id,
-                          COALESCE(data->>'subject', title, '')::text AS subject,
-                          COALESCE({fire}, timestamp_created, 0)::float8 AS fire,
-                          {notified} AS notified,
-                          row_number() OVER (PARTITION BY data->>'entry_id'
-                              ORDER BY COALESCE({fire}, timestamp_created, 0) DESC, id) AS n
-                   FROM entry
-                   WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
-                     AND archived = false AND deleted_at IS NULL) AS listed
-                 WHERE n <= $3 AND entry_id IS NOT NULL
-                 ORDER BY entry_id, n",
+                "SELECT alarm, subject, fire, notified, total, oldest, newest_notified FROM (
+                   SELECT alarm, subject, fire, notified,
+                          row_number() OVER (PARTITION BY alarm ORDER BY fire DESC, id) AS n,
+                          count(*) OVER per AS total, min(fire) OVER per AS oldest,
+                          max(notified) OVER per AS newest_notified
+                   FROM (SELECT a.alarm, entry.id,
+                                COALESCE(data->>'subject', title, '')::text AS subject,
+                                COALESCE({fire}, timestamp_created, 0)::float8 AS fire,
+                                {notified} AS notified
+                         FROM swf_alarms_active_event a
+                         JOIN entry ON entry.id = a.event_id
+                         WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
+                           AND archived = false AND deleted_at IS NULL) AS active
+                   WINDOW per AS (PARTITION BY alarm)) AS listed
+                 WHERE n <= $3
+                 ORDER BY alarm, n",
                 fire = sql_seconds(keys::FIRE_TIME),
                 notified = sql_seconds(keys::LAST_NOTIFIED),
             ),
@@ -44,9 +60,15 @@ pub(crate) async fn active_events(
         )
         .await
         .map_err(ctx("listing active events for the status page"))?;
-    let mut out: HashMap<String, Vec<ListedEvent>> = HashMap::new();
+    let mut out: HashMap<String, ActiveEvents> = HashMap::new();
     for r in &rows {
-        out.entry(r.get(0)).or_default().push(ListedEvent {
+        let alarm = out.entry(r.get(0)).or_insert_with(|| ActiveEvents {
+            count: r.get(4),
+            oldest_fire_time: r.get(5),
+            last_notified: r.get(6),
+            listed: Vec::new(),
+        });
+        alarm.listed.push(ListedEvent {
             subject: r.get(1),
             fire_time: r.get(2),
             last_notified: r.get(3),

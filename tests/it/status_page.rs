@@ -303,3 +303,135 @@ async fn a_real_browser_shows_the_page_runs_no_script_and_takes_a_screenshot() {
     let png = std::fs::read(&shot).expect("screenshot written");
     assert!(png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 1000);
 }
+
+/// What the page costs from a real database: 100 alarms with 1,000
+/// active events each, gathered and rendered. Prints the figure:
+/// `cargo test --test it status_page::measure -- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check"]
+async fn measure_the_page_for_a_hundred_alarms_of_a_thousand_events() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    for a in 0..100 {
+        insert_alarm(
+            &client,
+            &format!("alarm_{a:03}"),
+            "Load.",
+            static_alarm(&[]),
+        )
+        .await;
+    }
+    client
+        .execute(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, priority, status,
+                                archived, parent_id, timestamp_created, timestamp_modified, deleted_at)
+             SELECT gen_random_uuid()::text, 'Task ' || e || ' failing', '', 'event', 'swf-alarms', NULL,
+                    jsonb_build_object('entry_id', 'event_' || lpad(a::text, 3, '0'),
+                                       'fire_time', $1::float8 - e * 60, 'last_notified', $1::float8,
+                                       'dedupe_key', 'task:' || e,
+                                       'subject', 'Task ' || e || ' failing at site X <1%>'),
+                    NULL, 'active', false, NULL, $1::float8 - e * 60, $1::float8, NULL
+             FROM generate_series(0, 99) AS a, generate_series(1, 1000) AS e",
+            &[&T0],
+        )
+        .await
+        .expect("100,000 events");
+    client
+        .execute(
+            "INSERT INTO swf_alarms_active_event (alarm, dedupe_key, event_id)
+             SELECT data->>'entry_id', data->>'dedupe_key', id FROM entry WHERE kind = 'event'",
+            &[],
+        )
+        .await
+        .expect("the engine's record of them");
+    client.execute("ANALYZE", &[]).await.expect("analyze");
+    let path = page_path(&db, "large.html");
+    let config = db.config();
+    let started = std::time::Instant::now();
+    swf_alarms::status_page::write(&config, &path, Some(T0 + 60.0), None)
+        .await
+        .expect("page written");
+    let took = started.elapsed();
+    let bytes = std::fs::metadata(&path).expect("page").len();
+    println!("status page from Postgres: 100 alarms x 1,000 active events: {bytes} bytes, gathered and written in {took:?}");
+    assert!(bytes < 2 * 1024 * 1024, "{bytes} bytes");
+}
+
+/// Writes the README's screenshot, docs/status-page.png:
+/// `cargo test --test it status_page::readme_screenshot -- --ignored`.
+#[tokio::test]
+#[ignore = "regenerates docs/status-page.png"]
+async fn readme_screenshot() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let config = db.config();
+    let tasks = json!([
+        {"dedupe_key": "task:35981", "subject": "Task 35981 (reco.epic.26.02) failure rate 42% > 20%"},
+        {"dedupe_key": "task:35990", "subject": "Task 35990 (simu.epic.26.02) failure rate 31% > 20%"},
+    ]);
+    let mut panda = static_alarm(&[]);
+    panda["params"]["detections"] = tasks;
+    insert_alarm(
+        &client,
+        "alarm_panda_failure_rate",
+        "PanDA tasks failing.",
+        panda,
+    )
+    .await;
+    let mut off = static_alarm(&["ops:storage"]);
+    off["enabled"] = json!(false);
+    insert_alarm(&client, "alarm_ops_storage", "Storage filling up.", off).await;
+    let mut broken = static_alarm(&[]);
+    broken["params"]["fail"] = json!(true);
+    insert_alarm(
+        &client,
+        "alarm_catalog_sync",
+        "Catalog sync freshness.",
+        broken,
+    )
+    .await;
+    insert_alarm(
+        &client,
+        "alarm_quiet",
+        "Nothing to report.",
+        static_alarm(&[]),
+    )
+    .await;
+    let closed = closed_port();
+    let open = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let open_port = open.local_addr().expect("address").port();
+    let target =
+        |port: u16| json!({"targets": [{"name": "broker", "host": "127.0.0.1", "port": port}]});
+    let probe = insert_alarm(
+        &client,
+        "alarm_tcp_port",
+        "The broker's port.",
+        json!({"recipients": ["ops@test.example"], "params": target(closed.port)}),
+    )
+    .await;
+    for hours in (2..48).rev() {
+        let now = T0 - f64::from(hours) * H;
+        let port = if (4..6).contains(&hours) {
+            closed.port
+        } else {
+            open_port
+        };
+        set_params(&client, &probe, target(port)).await;
+        tick_at(&config, false, Some(now)).await;
+    }
+    tick_at(&config, false, Some(T0)).await;
+    let path = page_path(&db, "readme.html");
+    swf_alarms::status_page::write(&config, &path, Some(T0 + 60.0), None)
+        .await
+        .expect("page written");
+    let shot = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/status-page.png");
+    std::fs::create_dir_all(shot.parent().unwrap()).expect("docs dir");
+    let out = chromium(
+        &[
+            &format!("--screenshot={}", shot.display()),
+            "--window-size=1000,760",
+        ],
+        &path,
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+}
