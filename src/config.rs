@@ -233,6 +233,10 @@ pub struct RawEmail {
     /// SMTP: PEM file of root certificates (a site CA) trusted for the
     /// relay's TLS, besides the platform's trust store.
     pub smtp_ca_file: Option<PathBuf>,
+    /// Events listed per section (NEW, CONTINUING, RESOLVED) of one email
+    /// (default 200); the rest are counted and left to the dashboard's run
+    /// report, and stamped as notified all the same.
+    pub max_events_per_section: Option<usize>,
 }
 
 /// The validated configuration.
@@ -466,6 +470,8 @@ impl fmt::Debug for DbConfig {
 pub struct EmailConfig {
     /// Sender address.
     pub from: String,
+    /// Events listed per section of one email.
+    pub max_events_per_section: usize,
     /// How long one send may take.
     pub timeout: Duration,
     /// The channel and its settings.
@@ -962,6 +968,16 @@ fn email(
         });
     };
     let timeout = seconds("email.smtp_timeout", raw.smtp_timeout, 20.0)?;
+    let max_events_per_section = match raw.max_events_per_section {
+        None => 200,
+        Some(0) => {
+            return Err(invalid(
+                "email.max_events_per_section",
+                "must be at least 1".to_owned(),
+            ))
+        }
+        Some(n) => n,
+    };
     let from = raw
         .from
         .as_deref()
@@ -972,6 +988,7 @@ fn email(
         "log" => {
             return Ok(EmailConfig {
                 from: from.unwrap_or_else(|| "swf-alarms@localhost".into()),
+                max_events_per_section,
                 timeout,
                 provider: Provider::Log,
             })
@@ -1005,6 +1022,7 @@ fn email(
     }
     Ok(EmailConfig {
         from,
+        max_events_per_section,
         timeout,
         provider,
     })

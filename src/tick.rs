@@ -23,7 +23,11 @@ use crate::{
     alarm::Alarm,
     config::Config,
     error_chain, failing,
-    notify::{self, compose::compose, Channel, Message, SendError},
+    notify::{
+        self,
+        compose::{self, compose, Limits},
+        Channel, Message, SendError,
+    },
     recipients::{self, Resolved},
     reconcile::{reconcile, ActiveEvent, Outcome, Plan},
     silence::{self, Silence, Silenced},
@@ -150,6 +154,12 @@ struct Shared {
     /// `None` in a dry run: no connection to the mail system at all.
     channel: Option<Box<dyn Channel>>,
     from: String,
+    /// Events listed per section of an email.
+    max_per_section: usize,
+    /// The monitor's base URL, for links to the dashboard.
+    base_url: Option<String>,
+    /// The run row's id.
+    run_id: String,
     now: Option<f64>,
     alarm_timeout: Duration,
     send_timeout: Duration,
@@ -232,6 +242,9 @@ async fn run_locked(
         silences,
         channel,
         from: config.email.from.clone(),
+        max_per_section: config.email.max_events_per_section,
+        base_url: config.engine.service_base_url.clone(),
+        run_id: run_id.clone(),
         now: options.now,
         alarm_timeout: config.engine.alarm_timeout,
         send_timeout: config.email.timeout,
@@ -836,6 +849,14 @@ async fn settle(
         &plan.bundle_new,
         &plan.bundle_renotify,
         &plan.bundle_resolved,
+        Limits {
+            max_per_section: shared.max_per_section,
+            full_list: &compose::run_report(
+                shared.base_url.as_deref(),
+                &shared.run_id,
+                &alarm.entry_id,
+            ),
+        },
     );
     if changes.silenced.count() > 0 {
         bundle.body.push_str(&format!(

@@ -10,7 +10,7 @@ use anyhow::{anyhow, Context};
 use crate::{
     alarm::Alarm,
     config::Config,
-    notify::compose::compose,
+    notify::compose::{compose, Limits},
     recipients,
     reconcile::{reconcile, Outcome},
     sources::Sources,
@@ -132,6 +132,10 @@ pub(crate) async fn run(
         &plan.bundle_new,
         &plan.bundle_renotify,
         &plan.bundle_resolved,
+        Limits {
+            max_per_section: config.email.max_events_per_section,
+            full_list: "the dashboard's run report (a tick would link it)",
+        },
     );
     let note = if !alarm.enabled {
         " (not sent: the alarm is disabled)"

@@ -1,9 +1,12 @@
 //! Composing the one email an alarm sends per tick.
 //!
 //! Pure text layout: the subject counts the detections, the body starts
-//! with the alarm's description and lists every NEW and CONTINUING event
-//! with its subject and indented body. The layout is the old engine's,
-//! which its recipients know.
+//! with the alarm's description and lists the NEW and CONTINUING events
+//! with their subject and indented body. The layout is the old engine's,
+//! which its recipients know. A section lists at most
+//! [`Limits::max_per_section`] events and then says how many more there
+//! are and where the full list is, as Alertmanager truncates its
+//! notifications: ten thousand detections make one readable email.
 
 use std::fmt::Write;
 
@@ -21,6 +24,26 @@ pub(crate) struct Bundle {
     pub body: String,
 }
 
+/// How much of a bundle one email lists.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits<'a> {
+    /// Events listed per section; the rest are counted.
+    pub max_per_section: usize,
+    /// Where every event of the bundle is listed (a URL, or words naming
+    /// the dashboard page).
+    pub full_list: &'a str,
+}
+
+/// The link to the dashboard's report of one alarm in one run (it lists
+/// the whole bundle), or words naming it when the monitor's base URL is
+/// not configured.
+pub(crate) fn run_report(base_url: Option<&str>, run_id: &str, alarm_entry_id: &str) -> String {
+    match base_url {
+        Some(base) => format!("{base}/alarms/runs/{run_id}/{alarm_entry_id}/"),
+        None => format!("the dashboard's report of engine run {run_id}"),
+    }
+}
+
 /// Lays out the email for one alarm's NEW, CONTINUING and RESOLVED events.
 pub(crate) fn compose(
     alarm_entry_id: &str,
@@ -28,6 +51,7 @@ pub(crate) fn compose(
     new: &[BundleItem<'_>],
     renotify: &[BundleItem<'_>],
     resolved: &[ResolvedItem],
+    limits: Limits<'_>,
 ) -> Bundle {
     let firing = new.len() + renotify.len();
     let mut counts = Vec::new();
@@ -54,15 +78,16 @@ pub(crate) fn compose(
         body.push_str(description);
         body.push_str("\n\n---\n\n");
     }
-    section(&mut body, &format!("NEW ({}):", new.len()), new);
+    section(&mut body, &format!("NEW ({}):", new.len()), new, limits);
     section(
         &mut body,
         &format!("CONTINUING — renotification ({}):", renotify.len()),
         renotify,
+        limits,
     );
     if !resolved.is_empty() {
         let _ = writeln!(body, "RESOLVED ({}):\n", resolved.len());
-        for (i, item) in resolved.iter().enumerate() {
+        for (i, item) in resolved.iter().take(limits.max_per_section).enumerate() {
             let _ = writeln!(body, "  [{}] {}", i + 1, item.subject);
             if item.dedupe_key == crate::failing::DETECTOR_FAILING_KEY {
                 let _ = writeln!(body, "      (the detector runs again)\n");
@@ -70,6 +95,7 @@ pub(crate) fn compose(
                 let _ = writeln!(body, "      ({} is no longer detected)\n", item.dedupe_key);
             }
         }
+        more(&mut body, resolved.len(), limits);
         body.push('\n');
     }
     // One newline at the end, as the old engine's emails have.
@@ -78,13 +104,13 @@ pub(crate) fn compose(
     Bundle { subject, body }
 }
 
-fn section(out: &mut String, header: &str, items: &[BundleItem<'_>]) {
+fn section(out: &mut String, header: &str, items: &[BundleItem<'_>], limits: Limits<'_>) {
     if items.is_empty() {
         return;
     }
     out.push_str(header);
     out.push_str("\n\n");
-    for (i, item) in items.iter().enumerate() {
+    for (i, item) in items.iter().take(limits.max_per_section).enumerate() {
         // Writing to a String cannot fail.
         let _ = writeln!(out, "  [{}] {}", i + 1, item.detection.subject);
         for line in item.detection.body.lines() {
@@ -92,7 +118,20 @@ fn section(out: &mut String, header: &str, items: &[BundleItem<'_>]) {
         }
         out.push('\n');
     }
+    more(out, items.len(), limits);
     out.push('\n');
+}
+
+/// The closing line of a section cut at `limits.max_per_section`.
+fn more(out: &mut String, total: usize, limits: Limits<'_>) {
+    if total > limits.max_per_section {
+        let _ = writeln!(
+            out,
+            "  ... and {} more not listed here; all {total} are on {}\n",
+            total - limits.max_per_section,
+            limits.full_list
+        );
+    }
 }
 
 #[cfg(test)]
@@ -100,6 +139,11 @@ mod tests {
     use super::*;
     use crate::reconcile::Reason;
     use alarms::Detection;
+
+    const UNLIMITED: Limits<'static> = Limits {
+        max_per_section: 200,
+        full_list: "http://dash/alarms/runs/r/alarm_x/",
+    };
 
     fn item(d: &Detection, reason: Reason) -> BundleItem<'_> {
         BundleItem {
@@ -120,6 +164,7 @@ mod tests {
             &[item(&a, Reason::New), item(&b, Reason::New)],
             &[item(&c, Reason::WindowElapsed)],
             &[],
+            UNLIMITED,
         );
         assert_eq!(
             bundle.subject,
@@ -140,6 +185,7 @@ CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: c
             &[],
             &[item(&c, Reason::NeverNotified)],
             &[],
+            UNLIMITED,
         );
         assert_eq!(bundle.subject, "[alarm_x] 1 detection(s), 1 continuing");
         assert!(bundle
@@ -156,7 +202,14 @@ CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: c
             dedupe_key: "power:battery_soc".into(),
             subject: "Battery SOC at 37.6%".into(),
         }];
-        let bundle = compose("alarm_ops", "", &[item(&a, Reason::New)], &[], &resolved);
+        let bundle = compose(
+            "alarm_ops",
+            "",
+            &[item(&a, Reason::New)],
+            &[],
+            &resolved,
+            UNLIMITED,
+        );
         assert_eq!(
             bundle.subject,
             "[alarm_ops] 1 detection(s), 1 new, 1 resolved"
@@ -164,7 +217,35 @@ CONTINUING — renotification (1):\n\n  [1] Task 3 failing at 4%\n      owner: c
         assert!(bundle.body.ends_with(
             "RESOLVED (1):\n\n  [1] Battery SOC at 37.6%\n      (power:battery_soc is no longer detected)\n"
         ), "{}", bundle.body);
-        let only = compose("alarm_ops", "", &[], &[], &resolved);
+        let only = compose("alarm_ops", "", &[], &[], &resolved, UNLIMITED);
         assert_eq!(only.subject, "[alarm_ops] 1 resolved");
+    }
+
+    #[test]
+    fn a_long_section_is_cut_and_says_how_many_more_and_where() {
+        let detections: Vec<Detection> = (1..=5)
+            .map(|i| Detection::new(format!("task:{i}"), format!("Task {i}"), ""))
+            .collect();
+        let items: Vec<BundleItem> = detections.iter().map(|d| item(d, Reason::New)).collect();
+        let link = run_report(Some("https://mon.example/swf-monitor"), "run-1", "alarm_x");
+        let limits = Limits {
+            max_per_section: 2,
+            full_list: &link,
+        };
+        let bundle = compose("alarm_x", "", &items, &items[3..], &[], limits);
+        assert_eq!(
+            bundle.subject,
+            "[alarm_x] 7 detection(s), 5 new, 2 continuing"
+        );
+        assert_eq!(
+            bundle.body,
+            "NEW (5):\n\n  [1] Task 1\n\n  [2] Task 2\n\n  \
+             ... and 3 more not listed here; all 5 are on https://mon.example/swf-monitor/alarms/runs/run-1/alarm_x/\n\n\n\
+             CONTINUING — renotification (2):\n\n  [1] Task 4\n\n  [2] Task 5\n"
+        );
+        assert_eq!(
+            run_report(None, "run-1", "alarm_x"),
+            "the dashboard's report of engine run run-1"
+        );
     }
 }

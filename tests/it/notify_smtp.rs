@@ -293,3 +293,45 @@ async fn a_renotification_shows_the_current_detection_while_the_row_keeps_its_fi
     assert_eq!(ev.data["metric"], "19.9%");
     assert_eq!(ev.data["last_notified"], t0 + 7200.0);
 }
+
+#[tokio::test]
+async fn a_long_bundle_lists_the_first_events_counts_the_rest_and_stamps_them_all() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new();
+    let client = db.client().await;
+    let keys: Vec<String> = (1..=5).map(|i| format!("task:{i}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    insert_alarm(&client, "alarm_many", "", static_alarm(&keys)).await;
+    let email = format!("{}max_events_per_section = 2\n", sink.email_toml());
+    let s = tick(&db.config_mail("", &email), false).await;
+    assert_eq!(s.emails_sent, 1, "{s:?}");
+    let raw = &sink.messages()[0];
+    assert_eq!(
+        header(raw, "Subject"),
+        Some("[alarm_many] 5 detection(s), 5 new")
+    );
+    // A line that long goes out quoted-printable: undo its soft breaks.
+    let text = body(raw).replace("=\r\n", "");
+    assert!(
+        text.contains("[2] task:2 is bad") && !text.contains("task:3 is bad"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "  ... and 3 more not listed here; all 5 are on the dashboard's report of engine run {}\r\n",
+            s.run_id
+        )),
+        "{text}"
+    );
+    let events = active(&client, "alarm_many").await;
+    assert_eq!(events.len(), 5);
+    assert!(events.iter().all(Event::notified), "every event is stamped");
+    let (_, run) = last_run(&client).await;
+    assert_eq!(
+        run["per_alarm"]["alarm_many"]["bundle_new_event_ids"]
+            .as_array()
+            .map(Vec::len),
+        Some(5),
+        "the run report lists them all"
+    );
+}
