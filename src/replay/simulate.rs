@@ -11,7 +11,7 @@ use serde::Serialize;
 use crate::{
     alarm::Alarm,
     failing::{self, Streak},
-    notify::compose::compose,
+    notify::compose::{compose, Limits},
     reconcile::{reconcile, ActiveEvent, Outcome, Reason},
     tick::creation_time,
     time,
@@ -185,6 +185,11 @@ impl<'a> Simulation<'a> {
             &plan.bundle_new,
             &plan.bundle_renotify,
             &plan.bundle_resolved,
+            // Only the subject and the counts are replayed, not the body.
+            Limits {
+                max_per_section: usize::MAX,
+                full_list: "",
+            },
         );
         self.emails.push(Email {
             time: now,
