@@ -156,6 +156,10 @@ pub struct RawEngine {
     /// `snapper_system_snap`, the tables of the shipped production alarms).
     /// System catalogs are refused whatever this says.
     pub db_check_tables: Option<Vec<String>>,
+    /// Refuse to probe (`http_health`, `tcp_port`) private, loopback and
+    /// link-local addresses, literal, resolved or redirected to (default
+    /// false).
+    pub probe_public_only: Option<bool>,
 }
 
 /// `[db]`: a `dsn`, or discrete keys, or a dotenv file (`env_path`) with
@@ -286,6 +290,8 @@ pub struct EngineConfig {
     pub max_read_bytes: usize,
     /// The tables database checks may read.
     pub db_check_tables: Vec<String>,
+    /// Probes refuse internal addresses.
+    pub probe_public_only: bool,
 }
 
 /// Validated heartbeat settings (`engine.heartbeat_*`).
@@ -730,6 +736,7 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
         heartbeat,
         max_read_bytes: (max_read_mib * 1024.0 * 1024.0) as usize,
         db_check_tables: db_check_tables(raw.db_check_tables)?,
+        probe_public_only: raw.probe_public_only.unwrap_or(false),
     })
 }
 

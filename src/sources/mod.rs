@@ -46,7 +46,7 @@ impl Sources {
                 config.engine.ops_snapshot_dir.clone(),
                 config.engine.max_read_bytes,
             )),
-            prober: Arc::new(probe::NetProber::new()?),
+            prober: Arc::new(probe::NetProber::new(config.engine.probe_public_only)?),
         })
     }
 

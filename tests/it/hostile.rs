@@ -742,3 +742,74 @@ async fn issue_11_database_checks_read_only_allowed_tables_never_catalogs() {
     let message = bad.expect_err("refused").to_string();
     assert!(message.contains("engine.db_check_tables"), "{message}");
 }
+
+#[tokio::test]
+async fn issue_11_probe_redirects_off_http_fail_and_internal_targets_can_be_refused() {
+    use wiremock::{matchers::path, Mock, MockServer, ResponseTemplate};
+    let server = MockServer::start().await;
+    Mock::given(path("/to-file"))
+        .respond_with(ResponseTemplate::new(302).insert_header("Location", "file:///etc/passwd"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("ok"))
+        .mount(&server)
+        .await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let open_port = listener.local_addr().expect("addr").port();
+    let db = TestDb::new();
+    let client = db.client().await;
+    let base = server.uri();
+    let target = |name: &str, url: String| json!({"name": name, "url": url, "timeout_seconds": 5});
+    insert_alarm(
+        &client,
+        "alarm_http",
+        "",
+        json!({"detector": "http_health", "recipients": "ops@test.example", "params": {"targets": [
+            target("file", format!("{base}/to-file")),
+            target("ok", format!("{base}/ok")),
+            target("named", format!("http://localhost:{}/ok", server.address().port())),
+        ]}}),
+    )
+    .await;
+    insert_alarm(
+        &client,
+        "alarm_tcp",
+        "",
+        json!({"detector": "tcp_port", "recipients": "ops@test.example", "params": {"targets": [
+            {"name": "open", "host": "127.0.0.1", "port": open_port, "timeout_seconds": 5},
+        ]}}),
+    )
+    .await;
+
+    // Default: loopback is probed; the redirect to file: is a failure.
+    let s = tick(&db.config(), false).await;
+    assert_eq!(s.alarms_errored, 0, "{s:?}");
+    let http = active(&client, "alarm_http").await;
+    let keys: Vec<&str> = http.iter().map(Event::key).collect();
+    assert_eq!(keys, ["http:file"], "{http:?}");
+    assert!(
+        http[0].content.contains("not an http(s) URL"),
+        "{}",
+        http[0].content
+    );
+    assert!(active(&client, "alarm_tcp").await.is_empty());
+
+    // probe_public_only: every loopback target fails, named or literal.
+    tick(&db.config_with("probe_public_only = true\n"), false).await;
+    let mut keys: Vec<String> = active(&client, "alarm_http")
+        .await
+        .iter()
+        .map(|e| e.key().to_owned())
+        .collect();
+    keys.sort();
+    assert_eq!(keys, ["http:file", "http:named", "http:ok"]);
+    let tcp = active(&client, "alarm_tcp").await;
+    assert_eq!(tcp.len(), 1);
+    assert!(
+        tcp[0].content.contains("probe_public_only"),
+        "{}",
+        tcp[0].content
+    );
+    drop(listener);
+}
