@@ -19,7 +19,7 @@ use std::{
 
 use serde_json::Value;
 
-use crate::{config::Config, store, time};
+use crate::{config::Config, silence::Silence, store, time};
 use model::{AlarmState, AlarmView, EngineView, EventView, Snapshot, TickView, UptimeRow};
 
 /// The cron interval the engine is run at; the page turns red when the
@@ -125,6 +125,7 @@ async fn gather(config: &Config, now: f64) -> anyhow::Result<Snapshot> {
     let runs = store::runs::recent(&client, TICKS_LISTED).await?;
     let last_clean_tick = store::status_page::last_clean_tick(&client).await?;
     let sparks = store::status_page::hourly_detections(&client, now - WEEK).await?;
+    let silences = silences_now(&client, now).await?;
 
     let mut alarms = Vec::new();
     let mut uptime_alarms: Vec<(String, String, Value)> = Vec::new();
@@ -145,9 +146,6 @@ async fn gather(config: &Config, now: f64) -> anyhow::Result<Snapshot> {
             .get("enabled")
             .and_then(Value::as_bool)
             .unwrap_or(true);
-        // Silences (issue 14) have not landed: when they do, an alarm
-        // silenced now shows as `AlarmState::Silenced(what silences it)`,
-        // decided here between failing and disabled.
         let state = if let Some(why) = &r.unreadable {
             AlarmState::Unreadable(why.clone())
         } else if let Some(streak) = streaks.get(&entry_id) {
@@ -155,6 +153,8 @@ async fn gather(config: &Config, now: f64) -> anyhow::Result<Snapshot> {
                 since: streak.since,
                 error: streak.last_error.clone(),
             }
+        } else if let Some(words) = silences.get(&entry_id) {
+            AlarmState::Silenced(words.clone())
         } else if !enabled {
             AlarmState::Disabled
         } else if active_count > 0 {
@@ -220,6 +220,39 @@ async fn gather(config: &Config, now: f64) -> anyhow::Result<Snapshot> {
         uptime,
         ticks,
     })
+}
+
+/// Per alarm `entry_id`, what silences it at `now`, in words: until
+/// when, which events, why and by whom (several silences joined by `; `).
+/// A row that cannot be read is left out here, as the tick leaves it out.
+async fn silences_now(
+    client: &impl deadpool_postgres::GenericClient,
+    now: f64,
+) -> anyhow::Result<HashMap<String, String>> {
+    let mut words: HashMap<String, String> = HashMap::new();
+    for row in store::silences::load_current(client, now).await? {
+        let Ok(s) = Silence::parse(&row.id, Some(&row.data)) else {
+            continue;
+        };
+        if !s.is_active(now) {
+            continue;
+        }
+        let what = format!(
+            "{} until {}: {} ({})",
+            s.key_pattern.as_deref().unwrap_or("all events"),
+            time::utc_label(s.ends_at),
+            s.comment,
+            s.created_by
+        );
+        words
+            .entry(s.alarm)
+            .and_modify(|w| {
+                w.push_str("; ");
+                w.push_str(&what);
+            })
+            .or_insert(what);
+    }
+    Ok(words)
 }
 
 /// One row per target named in `params.targets` (HTTP and TCP probes)

@@ -57,9 +57,7 @@ pub(crate) enum AlarmState {
         since: f64,
         error: String,
     },
-    /// Email off by a silence (what silences it). Rendered and tested
-    /// already; `gather` sets it once silences (issue 14) exist.
-    #[cfg_attr(not(test), allow(dead_code))]
+    /// Email held back by a silence (what silences it, in words).
     Silenced(String),
     /// Email off (`enabled = false`).
     Disabled,

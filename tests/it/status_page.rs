@@ -76,6 +76,26 @@ async fn scenario(db: &TestDb) {
         {"dedupe_key": "i", "subject": IMG, "body": IMG},
     ]);
     insert_alarm(&client, "alarm_hostile", IMG, hostile).await;
+    insert_alarm(
+        &client,
+        "alarm_hushed",
+        "In maintenance.",
+        static_alarm(&["q"]),
+    )
+    .await;
+    client
+        .execute(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, archived,
+                                timestamp_created, timestamp_modified)
+             VALUES ($1, 'Silence alarm_hushed', '', 'silence', 'swf-alarms', NULL, $2, false, 0, 0)",
+            &[
+                &uuid::Uuid::new_v4().to_string(),
+                &json!({"alarm": "alarm_hushed", "key_pattern": null, "starts_at": T0 - 2.0 * H,
+                        "ends_at": T0 + 2.0 * H, "comment": "maintenance <b>", "created_by": "alice"}),
+            ],
+        )
+        .await
+        .expect("silence row");
 
     let closed = closed_port();
     let open = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
@@ -108,7 +128,11 @@ async fn the_page_shows_alarms_uptime_and_ticks_from_the_database() {
     assert!(html.contains("<meta http-equiv=\"refresh\" content=\"60\">"));
     assert!(html.contains("banner good"), "a tick a minute ago is fresh");
     let alarms = table_rows(&html, "alarms");
-    assert_eq!(alarms.len(), 5, "{alarms:?}");
+    assert_eq!(alarms.len(), 6, "{alarms:?}");
+    assert_eq!(
+        row_of(&alarms, "alarm_hushed")[1],
+        "silenced: all events until 20300317 19:46:40 UTC: maintenance &lt;b&gt; (alice)"
+    );
     assert_eq!(row_of(&alarms, "alarm_fire")[1], "firing (2)");
     assert_eq!(row_of(&alarms, "alarm_fire")[2], "2");
     assert_eq!(row_of(&alarms, "alarm_fire")[3], "3.0 h", "oldest active");
@@ -138,11 +162,11 @@ async fn the_page_shows_alarms_uptime_and_ticks_from_the_database() {
     assert_eq!(ticks.len(), 3, "{ticks:?}");
     // Newest first: T0 changed nothing; T0 - 1 h cleared the broker and
     // raised the failing alarm's detector_failing event; T0 - 3 h
-    // created a, b, c, the two hostile events and the broker's.
+    // created a, b, c, q, the two hostile events and the broker's.
     let counts = |r: &Vec<String>| (r[4].clone(), r[5].clone(), r[7].clone());
     assert_eq!(counts(&ticks[0]), ("0".into(), "0".into(), "1".into()));
     assert_eq!(counts(&ticks[1]), ("1".into(), "1".into(), "1".into()));
-    assert_eq!(counts(&ticks[2]), ("6".into(), "0".into(), "1".into()));
+    assert_eq!(counts(&ticks[2]), ("7".into(), "0".into(), "1".into()));
 
     // Hostile strings are text, everywhere they appear.
     assert!(!html.contains("<script"));
@@ -287,7 +311,13 @@ async fn a_real_browser_shows_the_page_runs_no_script_and_takes_a_screenshot() {
         "{dom}"
     );
     assert!(dom.contains("&lt;img src=x onerror="), "{dom}");
-    for text in ["firing (2)", "disabled", "91.67 %", "alarm_broken"] {
+    for text in [
+        "firing (2)",
+        "disabled",
+        "silenced: all events until",
+        "91.67 %",
+        "alarm_broken",
+    ] {
         assert!(dom.contains(text), "{text} missing from {dom}");
     }
 
@@ -397,6 +427,26 @@ async fn readme_screenshot() {
         static_alarm(&[]),
     )
     .await;
+    insert_alarm(
+        &client,
+        "alarm_http_health",
+        "Web front.",
+        static_alarm(&["http:web"]),
+    )
+    .await;
+    client
+        .execute(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, archived,
+                                timestamp_created, timestamp_modified)
+             VALUES ($1, 'Silence', '', 'silence', 'swf-alarms', NULL, $2, false, 0, 0)",
+            &[
+                &uuid::Uuid::new_v4().to_string(),
+                &json!({"alarm": "alarm_http_health", "starts_at": T0 - 3.0 * H,
+                        "ends_at": T0 + 2.0 * H, "comment": "web server upgrade", "created_by": "alice"}),
+            ],
+        )
+        .await
+        .expect("silence row");
     let closed = closed_port();
     let open = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
     let open_port = open.local_addr().expect("address").port();
