@@ -107,6 +107,17 @@ pub enum Command {
         #[command(subcommand)]
         action: commands::silence::SilenceAction,
     },
+    /// List the emails the engine tried to send (the notification ledger), newest first.
+    Sends {
+        /// Only this alarm's (its entry_id).
+        alarm: Option<String>,
+        /// Only sends since this time (UTC), same forms as replay's --from.
+        #[arg(long, value_name = "TIME")]
+        since: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Manage alarm rows (for sites without the dashboard).
     Alarm {
         /// What to do with alarms.
@@ -193,6 +204,9 @@ pub fn main() -> ExitCode {
                 commands::test::run(&config, alarm, params.as_deref()).await
             }
             Command::Alarm { action } => commands::alarm::run(&config, action).await,
+            Command::Sends { alarm, since, json } => {
+                commands::sends::run(&config, alarm.as_deref(), since.as_deref(), *json).await
+            }
             Command::Replay {
                 alarm,
                 from,

@@ -160,6 +160,8 @@ pub struct RawEngine {
     /// link-local addresses, literal, resolved or redirected to (default
     /// false).
     pub probe_public_only: Option<bool>,
+    /// Days a row of the notification ledger is kept (default 90).
+    pub ledger_retention_days: Option<f64>,
 }
 
 /// `[db]`: a `dsn`, or discrete keys, or a dotenv file (`env_path`) with
@@ -292,6 +294,8 @@ pub struct EngineConfig {
     pub db_check_tables: Vec<String>,
     /// Probes refuse internal addresses.
     pub probe_public_only: bool,
+    /// Ledger rows older than this are pruned by the tick.
+    pub ledger_retention: Duration,
 }
 
 /// Validated heartbeat settings (`engine.heartbeat_*`).
@@ -690,6 +694,17 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
         ));
     }
     let tick_timeout = seconds("engine.tick_timeout", raw.tick_timeout, 240.0)?;
+    let ledger_retention = seconds(
+        "engine.ledger_retention_days",
+        raw.ledger_retention_days.map(|days| days * 86400.0),
+        90.0 * 86400.0,
+    )
+    .map_err(|_| {
+        invalid(
+            "engine.ledger_retention_days",
+            "must be a positive number of days, below 365",
+        )
+    })?;
     let stuck_after = seconds(
         "engine.stuck_after",
         raw.stuck_after.map(|minutes| minutes * 60.0),
@@ -737,6 +752,7 @@ fn engine(raw: RawEngine, host: &Host<'_>) -> Result<EngineConfig, ConfigError> 
         max_read_bytes: (max_read_mib * 1024.0 * 1024.0) as usize,
         db_check_tables: db_check_tables(raw.db_check_tables)?,
         probe_public_only: raw.probe_public_only.unwrap_or(false),
+        ledger_retention,
     })
 }
 

@@ -34,6 +34,7 @@ mod commands;
 pub mod config;
 pub(crate) mod failing;
 pub(crate) mod heartbeat;
+pub(crate) mod ledger;
 mod logging;
 pub(crate) mod metrics;
 pub(crate) mod notify;

@@ -22,7 +22,7 @@ use tracing::Instrument;
 use crate::{
     alarm::Alarm,
     config::Config,
-    error_chain, failing,
+    error_chain, failing, ledger,
     notify::{
         self,
         compose::{self, compose, Limits},
@@ -232,6 +232,7 @@ async fn run_locked(
 
     let started_at = options.now.unwrap_or_else(time::now);
     let run_id = runs::start(&client, started_at).await?;
+    let mut ledger_notes = ledger::report_unfinished(&client, started_at).await;
     drop(client);
     tracing::info!(run = %run_id, alarms = rows.len(), dry_run = options.dry_run, "Tick started.");
 
@@ -264,7 +265,11 @@ async fn run_locked(
         ..TickSummary::default()
     };
     let mut per_alarm = Vec::with_capacity(reports.len());
-    let mut error_details = Vec::new();
+    if let Ok(client) = pool.get().await {
+        let now = options.now.unwrap_or_else(time::now);
+        ledger_notes.extend(ledger::prune(&client, now, config.engine.ledger_retention).await);
+    }
+    let mut error_details = ledger_notes;
     for report in reports {
         summary.alarms_run += usize::from(report.ran);
         summary.cut_off += usize::from(report.cut_off);
@@ -888,13 +893,46 @@ async fn settle(
         body: bundle.body,
     };
     report.sent = Some(false);
-    deliver(
+    let in_bundle: Vec<String> = report
+        .record
+        .bundle_new_event_ids
+        .iter()
+        .chain(&report.record.bundle_renotify_event_ids)
+        .chain(report.record.bundle_resolved_event_ids.iter().flatten())
+        .cloned()
+        .collect();
+    let send = store::ledger::NewSend {
+        alarm: &alarm.entry_id,
+        run_id: &shared.run_id,
+        recipients: &message.to,
+        subject: &message.subject,
+        event_ids: &in_bundle,
+        provider: channel.name(),
+    };
+    let ledger_row = store::ledger::begin(&client, &send, shared.now()).await?;
+    let (attempts, delivered) = deliver(
         channel,
         &message,
         shared.send_timeout,
         Instant::now() + shared.alarm_timeout,
     )
-    .await?;
+    .await;
+    let outcome = match &delivered {
+        Ok(message_id) => store::ledger::Finished::Sent {
+            message_id: message_id.clone(),
+        },
+        Err(error) => store::ledger::Finished::Failed {
+            error: error_chain(error, ": "),
+        },
+    };
+    // Not recorded, the row stays `sending` and the next tick reports it.
+    if let Err(error) =
+        store::ledger::finish(&client, ledger_row, attempts, &outcome, shared.now()).await
+    {
+        tracing::warn!(error = %error_chain(&error, ": "), "Recording the send in the ledger failed.");
+        report.problems.push(error_chain(&error, ": "));
+    }
+    delivered?;
     report.sent = Some(true);
     tracing::info!(subject = %message.subject, to = message.to.len(), channel = channel.name(), "Email sent.");
 
@@ -938,29 +976,30 @@ const SEND_ATTEMPTS: u32 = 4;
 /// growing pause, as long as the pause ends before `deadline` (the
 /// alarm's); a permanent one, or a timed-out attempt (the relay may have
 /// taken the message), ends it at once and the next tick tries again.
+/// Returns the attempts made with the outcome (the provider's message id).
 async fn deliver(
     channel: &dyn Channel,
     message: &Message,
     per_attempt: Duration,
     deadline: Instant,
-) -> Result<(), AlarmError> {
+) -> (u32, Result<Option<String>, AlarmError>) {
     let mut backoff = FIRST_BACKOFF;
     let mut attempt = 1;
     loop {
         let error = match tokio::time::timeout(per_attempt, channel.send(message)).await {
-            Ok(Ok(())) => {
+            Ok(Ok(message_id)) => {
                 if attempt > 1 {
                     tracing::info!(attempt, "Send succeeded on a retry.");
                 }
-                return Ok(());
+                return (attempt, Ok(message_id));
             }
             Ok(Err(error)) => error,
-            Err(_) => return Err(AlarmError::SendTimeout(per_attempt)),
+            Err(_) => return (attempt, Err(AlarmError::SendTimeout(per_attempt))),
         };
         let retry =
             error.transient && attempt < SEND_ATTEMPTS && Instant::now() + backoff < deadline;
         if !retry {
-            return Err(AlarmError::Send(error));
+            return (attempt, Err(AlarmError::Send(error)));
         }
         tracing::warn!(attempt, error = %error, retry_in_ms = backoff.as_millis() as u64, "Send failed; trying again.");
         tokio::time::sleep(backoff).await;

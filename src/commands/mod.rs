@@ -8,6 +8,7 @@ pub(crate) mod migrate;
 pub(crate) mod prune;
 pub(crate) mod replay;
 pub(crate) mod run;
+pub(crate) mod sends;
 pub(crate) mod silence;
 pub(crate) mod status;
 pub(crate) mod test;

@@ -1,6 +1,6 @@
 //! `swf-alarms status`: per alarm — enabled, archived, active events,
 //! oldest fire time, last notified, its detector's failing streak, last
-//! error — then the last ticks.
+//! error — then the last ticks and the last sends (the ledger).
 //! Fits 80 columns; `--json` for scripts.
 
 use std::process::ExitCode;
@@ -40,6 +40,7 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
     let summaries = store::events::active_summaries(&client).await?;
     let runs = store::runs::recent(&client, ticks.max(1)).await?;
     let streaks = store::health::failing(&client).await?;
+    let sends = store::ledger::list(&client, None, None, ticks.max(1)).await?;
 
     let last_error = |entry_id: &str| -> Option<String> {
         runs.iter()
@@ -93,7 +94,9 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
     if as_json {
         say!(
             "{}",
-            serde_json::to_string_pretty(&json!({"alarms": alarms, "ticks": tick_rows}))?
+            serde_json::to_string_pretty(
+                &json!({"alarms": alarms, "ticks": tick_rows, "sends": sends})
+            )?
         );
         return Ok(ExitCode::SUCCESS);
     }
@@ -158,6 +161,10 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
             t["notifications_sent"],
             t["errors"],
         );
+    }
+    if !sends.is_empty() {
+        say!("");
+        super::sends::print_table(&sends);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -20,7 +20,7 @@ impl Channel for LogChannel {
                 message.subject,
                 message.body.trim_end()
             );
-            Ok(())
+            Ok(None)
         })
     }
 }

@@ -35,8 +35,11 @@ pub(crate) struct SendError {
     pub transient: bool,
 }
 
-/// The future a channel returns.
-pub(crate) type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SendError>> + Send + 'a>>;
+/// The future a channel returns: on success, the provider's id for the
+/// message when it gives one (SES's MessageId, the SMTP relay's reply),
+/// for the ledger.
+pub(crate) type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Option<String>, SendError>> + Send + 'a>>;
 
 /// Something that delivers a [`Message`].
 pub(crate) trait Channel: Send + Sync {

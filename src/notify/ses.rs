@@ -69,10 +69,11 @@ impl Channel for SesChannel {
             // goes out as several messages, each to one batch. A failure
             // part-way fails the send; the next tick sends the bundle again
             // (at least once, as for any failed send).
+            let mut ids = Vec::new();
             for batch in message.to.chunks(SES_MAX_RECIPIENTS) {
-                self.send_batch(message, batch).await?;
+                ids.extend(self.send_batch(message, batch).await?);
             }
-            Ok(())
+            Ok((!ids.is_empty()).then(|| ids.join(", ")))
         })
     }
 }
@@ -81,7 +82,11 @@ impl Channel for SesChannel {
 const SES_MAX_RECIPIENTS: usize = 50;
 
 impl SesChannel {
-    async fn send_batch(&self, message: &Message, to: &[String]) -> Result<(), SendError> {
+    async fn send_batch(
+        &self,
+        message: &Message,
+        to: &[String],
+    ) -> Result<Option<String>, SendError> {
         let content = EmailContent::builder()
             .simple(
                 SesMessage::builder()
@@ -103,7 +108,7 @@ impl SesChannel {
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(output) => Ok(output.message_id().map(str::to_owned)),
             Err(SdkError::ServiceError(e)) => {
                 let code = e.err().code().unwrap_or("unknown").to_owned();
                 let detail = e.err().message().unwrap_or("").to_owned();

@@ -161,12 +161,19 @@ impl Channel for SmtpChannel {
     fn send<'a>(&'a self, message: &'a Message) -> SendFuture<'a> {
         Box::pin(async move {
             let mime = mime(message)?;
-            self.transport.send(mime).await.map(|_| ()).map_err(|e| {
-                // A certificate the relay presents does not fix itself between
-                // attempts: a TLS failure needs the configuration fixed.
-                let transient = !e.is_permanent() && !e.is_tls() && !tls_failure(&e);
-                failed(crate::error_chain(&e, ": "), transient)
-            })
+            self.transport
+                .send(mime)
+                .await
+                .map(|reply| {
+                    let text: Vec<&str> = reply.message().collect();
+                    Some(format!("{} {}", reply.code(), text.join(" ")))
+                })
+                .map_err(|e| {
+                    // A certificate the relay presents does not fix itself between
+                    // attempts: a TLS failure needs the configuration fixed.
+                    let transient = !e.is_permanent() && !e.is_tls() && !tls_failure(&e);
+                    failed(crate::error_chain(&e, ": "), transient)
+                })
         })
     }
 }

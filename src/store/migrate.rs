@@ -45,6 +45,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(3, "0003_contexts"),
     migration!(4, "0004_alarm_health"),
     migration!(5, "0005_active_event_table"),
+    migration!(6, "0006_ledger"),
 ];
 
 const HISTORY_TABLE: &str = "swf_alarms_migrations";

@@ -14,6 +14,7 @@
 pub(crate) mod alarms;
 pub(crate) mod events;
 pub(crate) mod health;
+pub(crate) mod ledger;
 pub(crate) mod lock;
 pub mod migrate;
 pub(crate) mod prune;

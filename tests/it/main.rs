@@ -12,6 +12,7 @@ mod examples;
 mod failing;
 mod heartbeat;
 mod hostile;
+mod ledger;
 mod migrate;
 mod migrate_safety;
 mod notify_ses;
