@@ -254,6 +254,38 @@ async fn run_writes_the_page_after_a_tick_and_after_a_failed_one_and_status_html
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
+#[tokio::test]
+async fn a_locked_out_run_still_writes_the_page_and_says_why() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_fire", "x", static_alarm(&["a"])).await;
+    tick_at(&db.config(), false, Some(T0)).await;
+    // Another session holds the tick lock (the engine's key).
+    client
+        .query_one("SELECT pg_advisory_lock(8320231405206467181)", &[])
+        .await
+        .expect("lock");
+    let path = page_path(&db, "locked.html");
+    let engine = format!("status_page = \"{}\"", path.display());
+    let out = swf_alarms_bin()
+        .args(["run", "--config"])
+        .arg(db.config_file(&engine))
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", output_text(&out));
+    let html = std::fs::read_to_string(&path).expect("page after a locked-out run");
+    assert!(
+        html.contains("This run: locked out: another tick holds the lock"),
+        "{html}"
+    );
+    // The state shown is the last tick's.
+    assert_eq!(
+        row_of(&table_rows(&html, "alarms"), "alarm_fire")[1],
+        "firing (1)"
+    );
+    assert_eq!(table_rows(&html, "ticks").len(), 1);
+}
+
 /// Runs headless Chromium with these arguments and a profile of its own.
 fn chromium(args: &[&str], page: &Path) -> std::process::Output {
     let profile = tempdir_in_target("chromium-profile");
