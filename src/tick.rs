@@ -1061,6 +1061,16 @@ pub(crate) async fn detect_in(
                 message,
             }))
         }
+        Ok(Ok(Err(DetectError::InvalidParams(message)))) => {
+            // serde's type errors do not say which param; the schema
+            // check (as `check` runs it) does, param by param.
+            let named = crate::schema::problems(registration, &alarm.params);
+            Err(failed(DetectError::InvalidParams(if named.is_empty() {
+                message
+            } else {
+                named.join("; ")
+            })))
+        }
         Ok(Ok(Err(error))) => Err(failed(error)),
         Ok(Err(join_error)) => Err(failed(DetectError::Panicked(panic_message(join_error)))),
         Err(_) => {

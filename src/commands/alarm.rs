@@ -115,6 +115,18 @@ fn changed_by(by: &Option<String>) -> String {
 /// that do not fit the detector.
 fn apply(record: &mut AlarmRecord, fields: &AlarmFields) -> anyhow::Result<()> {
     editable(record)?;
+    // JSON has no NaN or infinity: serde_json would store null, which
+    // reads as "off" and silently changes what the flag asked for.
+    for (flag, value) in [
+        ("--window-hours", fields.window_hours),
+        ("--notify-after-minutes", fields.notify_after_minutes),
+    ] {
+        if let Some(v) = value {
+            if !(v.is_finite() && v >= 0.0) {
+                bail!("{flag} must be a number of 0 or more, got {v}; nothing written");
+            }
+        }
+    }
     let data = record
         .data
         .as_object_mut()

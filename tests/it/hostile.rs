@@ -813,3 +813,90 @@ async fn issue_11_probe_redirects_off_http_fail_and_internal_targets_can_be_refu
     );
     drop(listener);
 }
+
+#[tokio::test]
+async fn issue_11_numbers_out_of_range_are_refused_naming_the_key_or_param() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    // Config: an absurd concurrency is a configuration error naming the key.
+    for engine in [
+        "concurrency = 9223372036854775807\n",
+        "concurrency = 1000000000\n",
+        "max_read_mib = nan\n",
+    ] {
+        let file = db.config_file(engine);
+        let out = swf(&file, &["check"]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{engine}: {}",
+            output_text(&out)
+        );
+        let key = engine.split(' ').next().unwrap_or_default();
+        assert!(
+            output_text(&out).contains(&format!("engine.{key}")),
+            "{engine}: {}",
+            output_text(&out)
+        );
+    }
+    // CLI: NaN hours would be stored as null (renotification off).
+    let file = db.config_file("");
+    for flag in ["--window-hours", "--notify-after-minutes"] {
+        let out = swf(
+            &file,
+            &[
+                "alarm",
+                "create",
+                "alarm_nan",
+                "--detector",
+                "static_list",
+                "--params",
+                r#"{"detections": []}"#,
+                "--recipients",
+                "a@test.example",
+                flag,
+                "NaN",
+            ],
+        );
+        assert_eq!(out.status.code(), Some(2), "{flag}: {}", output_text(&out));
+        assert!(output_text(&out).contains(flag));
+    }
+    assert_eq!(row_count(&client, "alarm").await, 0, "nothing written");
+    // Params: a huge probe timeout and a mistyped param fail their alarm,
+    // named; the healthy alarm next to them mails.
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    insert_alarm(
+        &client,
+        "alarm_probe",
+        "",
+        json!({"detector": "tcp_port", "recipients": "a@test.example", "params": {"targets": [
+            {"name": "t", "host": "127.0.0.1", "port": 9, "timeout_seconds": 1e300}]}}),
+    )
+    .await;
+    insert_alarm(
+        &client,
+        "alarm_typed",
+        "",
+        json!({"detector": "static_list", "recipients": "a@test.example", "params": {"detections": "nope"}}),
+    )
+    .await;
+    let s = tick(&db.config(), false).await;
+    assert_eq!((s.alarms_errored, s.emails_sent), (2, 1), "{s:?}");
+    let (_, run) = last_run(&client).await;
+    let error = |key: &str| {
+        run["per_alarm"][key]["error_message"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert!(
+        error("alarm_probe").contains("timeout_seconds"),
+        "{}",
+        error("alarm_probe")
+    );
+    assert!(
+        error("alarm_typed").contains("detections"),
+        "{}",
+        error("alarm_typed")
+    );
+}
