@@ -4,9 +4,10 @@
 //! the alarm's detector each recorded snapshot of a window in turn, with
 //! the snapshot's own time as the tick's "now", and carries the alarm's
 //! event state forward in memory through the tick's own decisions (see
-//! [`simulate`]): when each event would have fired, been mailed,
-//! renotified and cleared, and how many emails that makes per day. It
-//! reads the alarm row and nothing else from the database, writes
+//! [`simulate`]), silences included: when each event would have fired,
+//! been mailed, renotified, silenced and cleared, and how many emails
+//! that makes per day. It
+//! reads the alarm row and its silences from the database, writes
 //! nothing, and sends nothing.
 //!
 //! Which detectors can be replayed follows from what they read: the
@@ -31,6 +32,7 @@ use crate::{
     alarm::Alarm,
     config::Config,
     error_chain,
+    silence::Silence,
     sources::history,
     store::{self, StoreError},
     tick::{detect_in, AlarmError},
@@ -153,7 +155,7 @@ pub async fn replay(config: &Config, request: &ReplayRequest) -> Result<ReplayRe
             to: utc(request.to),
         });
     }
-    let alarm = load_alarm(config, request).await?;
+    let (alarm, silences) = load_alarm(config, request).await?;
     let entry_id = alarm.entry_id.clone();
     let registration =
         alarms::find(&alarm.detector).ok_or_else(|| ReplayError::UnknownDetector {
@@ -199,7 +201,7 @@ pub async fn replay(config: &Config, request: &ReplayRequest) -> Result<ReplayRe
         .ok_or_else(|| ReplayError::NoDirectory(entry_id.clone()))?;
     let files = history::day_files(&dir, request.from, request.to).map_err(ReplayError::History)?;
 
-    let mut sim = Simulation::new(&alarm);
+    let mut sim = Simulation::new(&alarm, silences);
     let mut times = Vec::new();
     let mut torn = Vec::new();
     let (from, to, max_bytes) = (request.from, request.to, config.engine.max_read_bytes);
@@ -278,8 +280,12 @@ pub async fn replay(config: &Config, request: &ReplayRequest) -> Result<ReplayRe
     })
 }
 
-/// The alarm row, read (never written), with `--params` applied.
-async fn load_alarm(config: &Config, request: &ReplayRequest) -> Result<Alarm, ReplayError> {
+/// The alarm row, read (never written), with `--params` applied, and the
+/// silences of that alarm (past, present and future; not archived).
+async fn load_alarm(
+    config: &Config,
+    request: &ReplayRequest,
+) -> Result<(Alarm, Vec<Silence>), ReplayError> {
     let pool = store::pool(&config.db, 1).map_err(ReplayError::Store)?;
     let client = pool
         .get()
@@ -296,7 +302,15 @@ async fn load_alarm(config: &Config, request: &ReplayRequest) -> Result<Alarm, R
     if let Some(params) = &request.params {
         alarm.params = params.clone();
     }
-    Ok(alarm)
+    let silences = store::silences::list(&client)
+        .await
+        .map_err(ReplayError::Store)?
+        .into_iter()
+        .filter(|row| !row.archived)
+        .filter_map(|row| Silence::parse(&row.id, Some(&row.data)).ok())
+        .filter(|s| s.alarm == alarm.entry_id)
+        .collect();
+    Ok((alarm, silences))
 }
 
 /// The replay's snapshot source: the one recorded snapshot of this step,

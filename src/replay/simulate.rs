@@ -12,7 +12,8 @@ use crate::{
     alarm::Alarm,
     failing::{self, Streak},
     notify::compose::{compose, Limits},
-    reconcile::{reconcile, ActiveEvent, Outcome, Reason},
+    reconcile::{reconcile, ActiveEvent, Outcome, Reason, ResolvedItem},
+    silence::{self, Silence},
     tick::creation_time,
     time,
 };
@@ -31,6 +32,9 @@ pub enum Action {
     Cleared,
     /// Listed in a RESOLVED section (`notify_on_clear`).
     ResolvedNotice,
+    /// Kept out of the email by a silence (it would have been mailed,
+    /// renotified or listed as resolved).
+    Silenced,
 }
 
 impl Action {
@@ -42,6 +46,7 @@ impl Action {
             Action::Renotified => "RENOTIFIED",
             Action::Cleared => "CLEARED",
             Action::ResolvedNotice => "RESOLVED",
+            Action::Silenced => "SILENCED",
         }
     }
 }
@@ -93,13 +98,19 @@ pub(crate) struct Simulation<'a> {
     pub steps: Vec<Step>,
     pub emails: Vec<Email>,
     pub failures: Vec<Failure>,
+    /// The alarm's silences, each applied while it is in force.
+    silences: Vec<Silence>,
+    /// Recovery notices a silence held back: listed once it is over.
+    owed: Vec<ResolvedItem>,
 }
 
 impl<'a> Simulation<'a> {
     /// Starts with no active events, as on an empty database.
-    pub(crate) fn new(alarm: &'a Alarm) -> Self {
+    pub(crate) fn new(alarm: &'a Alarm, silences: Vec<Silence>) -> Self {
         Simulation {
             alarm,
+            silences,
+            owed: Vec::new(),
             active: Vec::new(),
             streak: None,
             next_id: 0,
@@ -144,10 +155,25 @@ impl<'a> Simulation<'a> {
             self.failures.push(Failure { time: now, error });
         }
         let next_id = &mut self.next_id;
-        let plan = reconcile(&self.active, &[], outcome, now, alarm.policy(), || {
-            *next_id += 1;
-            format!("replay-{next_id}")
-        });
+        let mut plan = reconcile(
+            &self.active,
+            &self.owed,
+            outcome,
+            now,
+            alarm.policy(),
+            || {
+                *next_id += 1;
+                format!("replay-{next_id}")
+            },
+        );
+        // As the tick: silences take events out of the email, not out of
+        // the state; a held-back recovery notice waits for the silence's end.
+        let listed = plan.bundle_resolved.clone();
+        let silenced = silence::apply(&mut plan, &alarm.entry_id, &self.silences, now);
+        self.owed = listed
+            .into_iter()
+            .filter(|r| silenced.resolved.contains(&r.event_id))
+            .collect();
 
         let step = |action, dedupe_key: &str, subject: &str| Step {
             time: now,
@@ -172,9 +198,23 @@ impl<'a> Simulation<'a> {
                 fire_time: creation_time(now, i),
                 subject: d.subject.clone(),
                 last_notified: None,
-                // The replay shows the alarm as configured, without silences.
                 silenced: false,
             });
+        }
+        for item in &silenced.firing {
+            if let Some(event) = self.active.iter_mut().find(|e| e.id == item.event_id) {
+                // Never mailed: a new notice once the silence is over.
+                event.silenced |= item.needs_mark();
+                let (key, subject) = (event.dedupe_key.clone(), event.subject.clone());
+                self.steps.push(step(Action::Silenced, &key, &subject));
+            }
+        }
+        for resolved in self.owed.clone() {
+            self.steps.push(step(
+                Action::Silenced,
+                &resolved.dedupe_key,
+                &resolved.subject,
+            ));
         }
         if !plan.has_bundle() {
             return;
@@ -288,7 +328,7 @@ mod tests {
             json!({"entry_id": "alarm_x", "renotification_window_hours": 0.25,
                              "notify_on_clear": true}),
         );
-        let mut sim = Simulation::new(&a);
+        let mut sim = Simulation::new(&a, Vec::new());
         sim.tick(T0, Ok(vec![det("a")]));
         sim.tick(T0 + 5.0 * MIN, Ok(vec![det("a"), det("b")]));
         sim.tick(T0 + 15.0 * MIN, Ok(vec![det("a"), det("b")]));
@@ -315,7 +355,7 @@ mod tests {
     #[test]
     fn a_hold_delays_the_mail_and_a_failure_clears_nothing() {
         let a = alarm(json!({"entry_id": "alarm_x", "notify_after_minutes": 10}));
-        let mut sim = Simulation::new(&a);
+        let mut sim = Simulation::new(&a, Vec::new());
         sim.tick(T0, Ok(vec![det("a")]));
         sim.tick(T0 + 5.0 * MIN, Err(failed("upstream: gone")));
         sim.tick(T0 + 10.0 * MIN, Ok(vec![det("a")]));
@@ -336,7 +376,7 @@ mod tests {
     #[test]
     fn a_long_failure_raises_detector_failing() {
         let a = alarm(json!({"entry_id": "alarm_x", "detector_failing_after_minutes": 10}));
-        let mut sim = Simulation::new(&a);
+        let mut sim = Simulation::new(&a, Vec::new());
         for i in 0..4 {
             sim.tick(T0 + f64::from(i) * 5.0 * MIN, Err(failed("down")));
         }

@@ -178,6 +178,7 @@ async fn tick_timeline(client: &tokio_postgres::Client) -> (Vec<Entry>, Vec<(i64
             ("bundle_new_event_ids", "Mailed"),
             ("bundle_renotify_event_ids", "Renotified"),
             ("bundle_resolved_event_ids", "ResolvedNotice"),
+            ("bundle_silenced_event_ids", "Silenced"),
         ] {
             for id in alarm[field].as_array().into_iter().flatten() {
                 let key = key_of[id.as_str().expect("id")].clone();
@@ -235,6 +236,23 @@ async fn replay_of_a_recorded_day_matches_real_ticks_and_writes_nothing() {
                "params": {"snapshot_dir": history.path()}}),
     )
     .await;
+    // The power events are silenced from 23:32 to 00:57: their
+    // renotifications and recovery notices wait for its end.
+    client
+        .execute(
+            "INSERT INTO entry (id, title, content, kind, context_id, name, data, archived,
+                                timestamp_created, timestamp_modified)
+             VALUES ($1, 'Silence alarm_aurora power:*', '', 'silence', 'swf-alarms', NULL, $2,
+                     false, 0, 0)",
+            &[
+                &uuid::Uuid::new_v4().to_string(),
+                &json!({"alarm": "alarm_aurora", "key_pattern": "power:*",
+                        "starts_at": T0 + 12.0 * MIN, "ends_at": T0 + 97.0 * MIN,
+                        "comment": "battery work", "created_by": "test"}),
+            ],
+        )
+        .await
+        .expect("insert a silence");
     let config = db.config_mail("", &sink.email_toml());
     let (lines, times) = recorded_day();
 
@@ -292,6 +310,7 @@ async fn replay_of_a_recorded_day_matches_real_ticks_and_writes_nothing() {
         Action::Renotified,
         Action::Cleared,
         Action::ResolvedNotice,
+        Action::Silenced,
     ] {
         assert!(
             report.timeline.iter().any(|s| s.action == action),
