@@ -294,6 +294,18 @@ pub(crate) fn apply(plan: &mut Plan<'_>, alarm: &str, silences: &[Silence], now:
     out
 }
 
+/// One line about a silence, for `test` and `status`.
+pub(crate) fn describe(s: &Silence) -> String {
+    format!(
+        "{} until {} by {} ({}): {}",
+        s.key_pattern.as_deref().unwrap_or("every event"),
+        crate::time::utc_label(s.ends_at),
+        s.created_by,
+        s.id.get(..8).unwrap_or(&s.id),
+        s.comment.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
+}
+
 /// The silences of each alarm, by its `entry_id`.
 pub(crate) fn by_alarm(silences: Vec<Silence>) -> HashMap<String, Vec<Silence>> {
     let mut map: HashMap<String, Vec<Silence>> = HashMap::new();

@@ -401,7 +401,7 @@ async fn prune_old(pool: &Pool, cutoff: f64) {
 /// The silences in force at `now` (or starting later), by alarm. A row
 /// that does not read as a silence is skipped with a warning (`check`
 /// names it).
-async fn load_silences(
+pub(crate) async fn load_silences(
     client: &impl deadpool_postgres::GenericClient,
     now: f64,
 ) -> Result<HashMap<String, Vec<Silence>>, StoreError> {

@@ -1,11 +1,13 @@
 //! `swf-alarms check`: the config file (already validated on load) and
 //! every alarm row — its detector exists, its params fit the schema, its
-//! recipients resolve, its numbers are numbers. Lists every problem with
-//! the alarm's entry_id; exit status 1 when there is any.
+//! recipients resolve, its numbers are numbers — and every silence row
+//! (it reads as a silence; one in force names a live alarm). Lists every
+//! problem with the alarm's entry_id (or the silence's id); exit status 1
+//! when there is any.
 
 use std::process::ExitCode;
 
-use crate::{alarm::Alarm, config::Config, recipients, schema, store};
+use crate::{alarm::Alarm, config::Config, recipients, schema, silence::Silence, store};
 
 pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
     let (_pool, client) = super::connect(config, 1).await?;
@@ -69,16 +71,44 @@ pub(crate) async fn run(config: &Config) -> anyhow::Result<ExitCode> {
             ));
         }
     }
+    // Silence rows: each must read as a silence, and one still in force
+    // must name an alarm that exists.
+    let now = crate::time::now();
+    let silences = store::silences::list(&client).await?;
+    let live: Vec<_> = silences.iter().filter(|s| !s.archived).collect();
+    for row in &live {
+        let label = format!("silence {}", row.id);
+        if let Some(problem) = &row.unreadable {
+            problems.push((label, problem.clone()));
+            continue;
+        }
+        match Silence::parse(&row.id, Some(&row.data)) {
+            Err(reason) => problems.push((label, reason)),
+            Ok(s) if s.ends_at > now && !seen.contains_key(&s.alarm) => problems.push((
+                label,
+                format!(
+                    "data.alarm: no live alarm has data.entry_id = {:?}; the silence covers nothing",
+                    s.alarm
+                ),
+            )),
+            Ok(_) => {}
+        }
+    }
     for (alarm, problem) in &problems {
         say!("{alarm}: {problem}");
     }
     say!(
-        "config ok; {checked} alarm(s) checked, {} problem(s){}",
+        "config ok; {checked} alarm(s) checked, {} problem(s){}{}",
         problems.len(),
         if records.len() > checked {
             format!(" ({} archived alarm(s) skipped)", records.len() - checked)
         } else {
             String::new()
+        },
+        if live.is_empty() {
+            String::new()
+        } else {
+            format!("; {} silence row(s) checked", live.len())
         }
     );
     Ok(if problems.is_empty() {

@@ -41,6 +41,8 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
     let runs = store::runs::recent(&client, ticks.max(1)).await?;
     let streaks = store::health::failing(&client).await?;
     let sends = store::ledger::list(&client, None, None, ticks.max(1)).await?;
+    let now = crate::time::now();
+    let silences = crate::tick::load_silences(&client, now).await?;
 
     let last_error = |entry_id: &str| -> Option<String> {
         runs.iter()
@@ -71,6 +73,22 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
                 "unreadable": r.unreadable,
                 "failing_since": streaks.get(&entry_id).map(|s| s.since),
                 "consecutive_failures": streaks.get(&entry_id).map_or(0, |s| s.failures),
+                "silences": silences
+                    .get(&entry_id)
+                    .map(|all| {
+                        all.iter()
+                            .filter(|s| s.is_active(now))
+                            .map(|s| json!({
+                                "id": s.id,
+                                "key_pattern": s.key_pattern,
+                                "ends_at": s.ends_at,
+                                "created_by": s.created_by,
+                                "comment": s.comment,
+                                "text": crate::silence::describe(s),
+                            }))
+                            .collect::<Vec<_>>()
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect();
@@ -136,6 +154,9 @@ pub(crate) async fn run(config: &Config, as_json: bool, ticks: i64) -> anyhow::R
                 short_time(Some(since)),
                 a["consecutive_failures"]
             );
+        }
+        for s in a["silences"].as_array().into_iter().flatten() {
+            say!("  silenced: {}", cut(s["text"].as_str().unwrap_or(""), 68));
         }
         if let Some(error) = a["last_error"].as_str() {
             say!("  last error: {}", cut(error, 64));

@@ -10,9 +10,11 @@ use anyhow::{anyhow, Context};
 use crate::{
     alarm::Alarm,
     config::Config,
+    failing,
     notify::compose::{compose, Limits},
     recipients,
     reconcile::{reconcile, Outcome},
+    silence::{self, Silence},
     sources::Sources,
     store, tick, time,
 };
@@ -49,17 +51,49 @@ pub(crate) async fn run(
         Vec::new()
     };
     let sources = Sources::new(config, pool.clone()).map_err(|e| anyhow!(e))?;
+    let streak = store::health::load(&client, &alarm.entry_id).await?;
+    let silences: Vec<Silence> = tick::load_silences(&client, now)
+        .await?
+        .remove(&alarm.entry_id)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| s.is_active(now))
+        .collect();
 
     say!(
         "{entry_id}: detector {} with params {}",
         alarm.detector,
         alarm.params
     );
+    if let Some(streak) = &streak {
+        say!(
+            "Failing since {}, {} tick(s) in a row; last error: {}",
+            time::utc_label(streak.since),
+            streak.failures,
+            streak.last_error
+        );
+    }
+    for s in &silences {
+        say!("Silenced: {}", silence::describe(s));
+    }
     let detections = match tick::detect(&sources, &alarm, config.engine.alarm_timeout, now).await {
         Ok(d) => d,
         Err(error) => {
-            say!("The detector failed: {}", crate::error_chain(&error, ": "));
+            let message = crate::error_chain(&error, ": ");
+            say!("The detector failed: {message}");
             say!("A tick would record this error and clear nothing.");
+            let next = failing::next_streak(streak.as_ref(), Some(&message), now);
+            let threshold = alarm.detector_failing_after_minutes * 60.0;
+            if let Some(next) = next.filter(|_| threshold > 0.0) {
+                match failing::detection(&alarm.entry_id, &alarm.detector, &next, threshold, now) {
+                    Some(d) => say!("It would raise (or continue) the event: {}", d.subject),
+                    None => say!(
+                        "A detector_failing event follows once it has failed on every tick for {} minute(s) (failing for {:.0} so far).",
+                        alarm.detector_failing_after_minutes,
+                        (now - next.since) / 60.0
+                    ),
+                }
+            }
             return Ok(ExitCode::from(1));
         }
     };
@@ -70,7 +104,7 @@ pub(crate) async fn run(
 
     let policy = alarm.policy();
     let mut n = 0;
-    let plan = reconcile(
+    let mut plan = reconcile(
         &active,
         &unsent,
         Outcome::Detected(&detections),
@@ -120,6 +154,13 @@ pub(crate) async fn run(
         say!(
             "  hold back {} event(s) from email (notify_after_minutes)",
             plan.held
+        );
+    }
+    let silenced = silence::apply(&mut plan, &alarm.entry_id, &silences, now);
+    if silenced.count() > 0 {
+        say!(
+            "  leave {} silenced event(s) out of the email",
+            silenced.count()
         );
     }
     if !plan.has_bundle() {

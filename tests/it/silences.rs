@@ -391,3 +391,125 @@ async fn the_dashboards_queries_return_the_same_rows_with_and_without_silences()
     assert_eq!(row_count(&client, "silence").await, 2);
     assert_eq!(dashboard_views(&client).await, before);
 }
+
+#[tokio::test]
+async fn test_status_and_check_show_silences_and_failing_streaks() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(
+        &client,
+        "alarm_x",
+        "",
+        static_alarm(&["task:41", "task:35"]),
+    )
+    .await;
+    insert_alarm(
+        &client,
+        "alarm_f",
+        "",
+        json!({"detector": "static_list", "recipients": "ops@test.example", "params": {"fail": true}}),
+    )
+    .await;
+    let file = db.config_file("");
+    let out = swf(
+        &file,
+        &[
+            "silence",
+            "add",
+            "alarm_x",
+            "--key",
+            "task:4*",
+            "--for",
+            "2h",
+            "--comment",
+            "known bad inputs",
+            "--by",
+            "sakib",
+        ],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let config = db.config();
+    tick(&config, false).await;
+    tick(&config, false).await;
+
+    let out = swf(&file, &["status"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(text.contains("  silenced: task:4* until "), "{text}");
+    assert!(text.contains(" by sakib ("), "{text}");
+    assert!(text.contains(", 2 tick(s) in a row"), "{text}");
+    let out = swf(&file, &["status", "--json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let alarm = |id: &str| {
+        status["alarms"]
+            .as_array()
+            .expect("alarms")
+            .iter()
+            .find(|a| a["entry_id"] == id)
+            .cloned()
+            .expect("listed")
+    };
+    assert_eq!(alarm("alarm_x")["silences"][0]["key_pattern"], "task:4*");
+    assert_eq!(alarm("alarm_f")["silences"], json!([]));
+    assert_eq!(alarm("alarm_f")["consecutive_failures"], 2);
+
+    let out = swf(&file, &["test", "alarm_x"]);
+    let text = output_text(&out);
+    assert!(text.contains("Silenced: task:4* until "), "{text}");
+    assert!(
+        text.contains("leave 1 silenced event(s) out of the email"),
+        "{text}"
+    );
+    let out = swf(&file, &["test", "alarm_f"]);
+    let text = output_text(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains(", 2 tick(s) in a row; last error: "),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "A detector_failing event follows once it has failed on every tick for 30 minute(s)"
+        ),
+        "{text}"
+    );
+
+    // check: clean, then a broken silence row and one for an alarm that
+    // does not exist (written behind the CLI's back) are named.
+    let out = swf(&file, &["check"]);
+    assert!(out.status.success(), "{}", output_text(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("; 1 silence row(s) checked"));
+    for (id, data) in [
+        (
+            "bad-silence-row",
+            json!({"alarm": "alarm_x", "comment": "no end"}),
+        ),
+        (
+            "orphan-silence-row",
+            json!({"alarm": "alarm_gone", "starts_at": 1.0, "ends_at": 4_000_000_000.0, "comment": "c", "created_by": "x"}),
+        ),
+    ] {
+        client
+            .execute(
+                "INSERT INTO entry (id, title, content, kind, context_id, data, status, archived,
+                                    timestamp_created, timestamp_modified)
+                 VALUES ($1, 'Silence', 'c', 'silence', 'swf-alarms', $2, 'active', false, 1, 1)",
+                &[&id, &data],
+            )
+            .await
+            .expect("insert silence row");
+    }
+    let out = swf(&file, &["check"]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("silence bad-silence-row: data.starts_at"),
+        "{text}"
+    );
+    assert!(
+        text.contains("silence orphan-silence-row: data.alarm: no live alarm has data.entry_id = \"alarm_gone\""),
+        "{text}"
+    );
+    // A tick skips the broken rows and carries on.
+    let t = tick(&config, false).await;
+    assert_eq!(t.alarms_errored, 1, "only alarm_f: {t:?}");
+}
