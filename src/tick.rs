@@ -865,7 +865,7 @@ async fn settle(
     );
     if changes.silenced.count() > 0 {
         bundle.body.push_str(&format!(
-            "Silenced, not listed: {} event(s) (see `swf-alarms silence list`).\n",
+            "\nSilenced, not listed: {} event(s) (see `swf-alarms silence list`).\n",
             changes.silenced.count()
         ));
     }
