@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Tick benchmark: seeds ALARMS static_list alarms with ENTITIES detections
-# each into a throwaway Postgres, then times three ticks of the release
-# binary — all new, all continuing, all cleared — and reports wall time
-# and peak memory of each. Emails go to the log channel (discarded).
+# Tick benchmark of the engine itself. For each size, a fresh database
+# gets ALARMS static_list alarms that generate SIZE/ALARMS detections each
+# (`params.generate`, so the alarm rows stay small), then three ticks of
+# the release binary run: all new, all continuing, all cleared. Each row of
+# the table: wall time and peak RSS of the process (/usr/bin/time), and the
+# tick's own phase times (from its -v log; per-alarm phases are summed over
+# alarms, which run 4 at a time). Emails go to the log channel (discarded).
 #
-#   deploy/bench.sh [ALARMS] [ENTITIES]     (default 200 × 50 = 10,000 events)
+#   deploy/bench.sh [SIZE ...]          (default: 10000 100000 1000000)
 #
-# BENCH_ARGS=--dry-run leaves the sends out; KEEP=1 leaves the cluster
-# running under target/bench/ for a closer look (stop it with
+# ALARMS=100 alarms per size; BENCH_ARGS=--dry-run leaves the sends out;
+# KEEP=1 leaves the cluster running under target/bench/ (stop it with
 # deploy/local-pg.sh stop target/bench/pg).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-alarms=${1:-200}
-entities=${2:-50}
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(10000 100000 1000000)
+alarms=${ALARMS:-100}
 
 work=target/bench
 deploy/local-pg.sh destroy "$work/pg" >/dev/null 2>&1 || true
@@ -24,11 +28,14 @@ bin=target/release/swf-alarms
 port=$(deploy/local-pg.sh start "$work/pg")
 [ -n "${KEEP:-}" ] || trap 'deploy/local-pg.sh stop "$work/pg"' EXIT
 psql() { "$(deploy/local-pg.sh bindir)/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$port" -U postgres "$@"; }
-psql -d postgres -c "CREATE DATABASE swf_bench"
 cat > "$work/config.toml" <<TOML
 [engine]
 concurrency = 4
+alarm_timeout = 3600
+tick_timeout = 7200
+stuck_after = 150
 [db]
+statement_timeout = 600
 host = "127.0.0.1"
 port = $port
 name = "swf_bench"
@@ -37,38 +44,48 @@ user = "postgres"
 provider = "log"
 from = "bench@example.org"
 TOML
-$bin migrate --config "$work/config.toml" >/dev/null
 
-psql -d swf_bench -c "
-INSERT INTO entry (id, title, content, kind, context_id, name, data, status, archived,
-                   timestamp_created, timestamp_modified)
-SELECT gen_random_uuid()::text, 'bench ' || a, 'Benchmark alarm ' || a || '.', 'alarm', 'swf-alarms',
-       'alarm_bench_' || a,
-       jsonb_build_object('entry_id', 'alarm_bench_' || a, 'detector', 'static_list',
-                          'recipients', 'ops@example.org', 'params',
-                          jsonb_build_object('detections',
-                              (SELECT jsonb_agg(jsonb_build_object(
-                                          'dedupe_key', 'task:' || e,
-                                          'subject', 'Task ' || e || ' failing at ' || (e % 40) || '%',
-                                          'body', 'owner: user' || e || E'\nsite: BNL\nfailed ' || e || ' of 400 jobs',
-                                          'extra', jsonb_build_object('rate', (e % 40) / 100.0, 'jeditaskid', e)))
-                               FROM generate_series(1, $entities) AS e))),
-       'active', false, extract(epoch FROM now()), extract(epoch FROM now())
-FROM generate_series(1, $alarms) AS a"
-
-tick() {
-    local label=$1 wall rss summary
-    /usr/bin/time -o "$work/$label.time" -f "%e %M" \
-        "$bin" run --config "$work/config.toml" ${BENCH_ARGS:-} >"$work/$label.log" 2>&1 || true
-    read -r wall rss < "$work/$label.time"
-    summary=$(grep -o 'Tick finished.*' "$work/$label.log" | sed 's/Tick finished\. //; s/run=[^ ]* //')
-    printf '%-11s wall %5.2f s   peak RSS %5.1f MiB   %s\n' "$label" "$wall" "$(echo "$rss / 1024" | bc -l)" "$summary"
+# Alarms generating COUNT detections each, keys task:0 … (per alarm).
+set_count() {
+    psql -d swf_bench -c "UPDATE entry SET data = jsonb_set(data, '{params}',
+        jsonb_build_object('generate', jsonb_build_object('count', $1))) WHERE kind = 'alarm'"
 }
 
-echo "swf-alarms tick benchmark: $alarms alarms × $entities entities = $((alarms * entities)) events, $(nproc) cores"
-tick new
-tick continuing
-psql -d swf_bench -c "UPDATE entry SET data = jsonb_set(data, '{params,detections}', '[]') WHERE kind = 'alarm'"
-tick cleared
-psql -d swf_bench -A -t -c "SELECT 'rows: ' || count(*) FILTER (WHERE kind = 'event') || ' events, '
-                                || count(*) FILTER (WHERE kind = 'engine_run') || ' runs' FROM entry"
+tick() {
+    local size=$1 label=$2 wall rss summary phases
+    /usr/bin/time -o "$work/$size-$label.time" -f "%e %M" \
+        "$bin" run -v --config "$work/config.toml" ${BENCH_ARGS:-} >"$work/$size-$label.log" 2>&1 || true
+    read -r wall rss < "$work/$size-$label.time"
+    summary=$(grep -o 'Tick finished.*' "$work/$size-$label.log" | grep -o 'new=[0-9]* cleared=[0-9]*' || true)
+    phases=$(grep -o 'Tick phases.*' "$work/$size-$label.log" | grep -o '[a-z]*_ms=[0-9.]*' \
+        | awk -F= '{ printf "%s %.0f  ", substr($1, 1, length($1) - 3), $2 }')
+    printf '| %9s | %-10s | %7.2f s | %7.1f MiB | %s| %s|\n' \
+        "$size" "$label" "$wall" "$(echo "$rss / 1024" | bc -l)" "$summary " "$phases"
+}
+
+echo "swf-alarms tick benchmark: $alarms alarms, $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo
+echo "| detections | tick | wall | peak RSS | events | phases, ms (load detect reconcile write send record) |"
+echo "|---:|---|---:|---:|---|---|"
+for size in "${sizes[@]}"; do
+    psql -d postgres -c "DROP DATABASE IF EXISTS swf_bench" -c "CREATE DATABASE swf_bench"
+    $bin migrate --config "$work/config.toml" >/dev/null
+    psql -d swf_bench -c "
+    INSERT INTO entry (id, title, content, kind, context_id, name, data, status, archived,
+                       timestamp_created, timestamp_modified)
+    SELECT gen_random_uuid()::text, 'bench ' || a, 'Benchmark alarm ' || a || '.', 'alarm', 'swf-alarms',
+           'alarm_bench_' || a,
+           jsonb_build_object('entry_id', 'alarm_bench_' || a, 'detector', 'static_list',
+                              'recipients', 'ops@example.org', 'params', '{}'::jsonb),
+           'active', false, extract(epoch FROM now()), extract(epoch FROM now())
+    FROM generate_series(1, $alarms) AS a"
+    set_count $((size / alarms))
+    tick "$size" new
+    tick "$size" continuing
+    set_count 0
+    tick "$size" cleared
+    psql -d swf_bench -A -t -c "
+        SELECT '  run record of the all-new tick: ' || pg_size_pretty(pg_column_size(data)::bigint)
+               || ' stored, ' || pg_size_pretty(octet_length(data::text)::bigint) || ' as JSON text'
+        FROM entry WHERE kind = 'engine_run' ORDER BY timestamp_created LIMIT 1" >&2
+done

@@ -90,6 +90,50 @@ pub struct TickSummary {
     /// Why the run row could not be closed, when it could not: the alarms
     /// ran (what they wrote stays), the record of the tick is incomplete.
     pub unrecorded: Option<String>,
+    /// Where the time went.
+    pub phases: Phases,
+}
+
+/// Time spent per step of the tick. The per-alarm steps are summed over
+/// alarms, which run concurrently, so their sum can exceed the wall time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Phases {
+    /// Alarm, team and silence rows, plus each alarm's active events.
+    pub load: Duration,
+    /// Detectors.
+    pub detect: Duration,
+    /// Reconciling detections with events (and silences).
+    pub reconcile: Duration,
+    /// Each alarm's transaction: events created, touched, cleared.
+    pub write: Duration,
+    /// Composing, sending and stamping the emails.
+    pub send: Duration,
+    /// Closing the run row.
+    pub record: Duration,
+}
+
+impl Phases {
+    fn add(&mut self, other: &Phases) {
+        self.load += other.load;
+        self.detect += other.detect;
+        self.reconcile += other.reconcile;
+        self.write += other.write;
+        self.send += other.send;
+        self.record += other.record;
+    }
+
+    fn log(&self, what: &'static str) {
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        tracing::debug!(
+            load_ms = ms(self.load),
+            detect_ms = ms(self.detect),
+            reconcile_ms = ms(self.reconcile),
+            write_ms = ms(self.write),
+            send_ms = ms(self.send),
+            record_ms = ms(self.record),
+            "{what}"
+        );
+    }
 }
 
 impl TickSummary {
@@ -214,9 +258,11 @@ async fn run_locked(
         ))
         .into());
     }
+    let loading = Instant::now();
     let rows = store::alarms::load(&client).await?;
     let teams = store::alarms::load_teams(&client).await?;
     let silences = load_silences(&client, options.now.unwrap_or_else(time::now)).await?;
+    let tick_load = loading.elapsed();
 
     // Clients are set up before the run row exists: a failure here means
     // the tick did nothing. None of them connects yet.
@@ -277,6 +323,7 @@ async fn run_locked(
         summary.detections += report.detections;
         summary.new_events += report.created;
         summary.cleared += report.cleared;
+        summary.phases.add(&report.phases);
         summary.silenced += report.silenced_ids.len();
         match report.sent {
             Some(true) => summary.emails_sent += 1,
@@ -299,6 +346,7 @@ async fn run_locked(
         }
         per_alarm.push(report.into_record());
     }
+    summary.phases.load += tick_load;
     let finished_at = options.now.unwrap_or_else(time::now);
     let record = RunRecord {
         finished_at,
@@ -313,11 +361,14 @@ async fn run_locked(
     // From here on the alarms have run: a failure is reported, never
     // turned into "nothing was done". The next tick sends what was not
     // stamped; the run row stays `active`, which is what it is.
+    let recording = Instant::now();
     let finished = async {
         let client = pool.get().await.map_err(StoreError::from)?;
         runs::finish(&client, &run_id, &record).await
     };
-    if let Err(error) = finished.await {
+    let finished = finished.await;
+    summary.phases.record = recording.elapsed();
+    if let Err(error) = finished {
         let message = error_chain(&error, ": ");
         tracing::error!(run = %run_id, error = %message, "Closing the run row failed; the alarms ran, their record is incomplete.");
         summary.unrecorded = Some(message);
@@ -338,6 +389,7 @@ async fn run_locked(
         duration_ms = summary.duration.as_millis() as u64,
         "Tick finished."
     );
+    summary.phases.log("Tick phases, summed over alarms.");
     Ok(summary)
 }
 
@@ -540,6 +592,7 @@ pub(crate) enum AlarmError {
 #[derive(Debug)]
 struct AlarmReport {
     key: String,
+    phases: Phases,
     ran: bool,
     errored: bool,
     problems: Vec<String>,
@@ -575,6 +628,7 @@ impl AlarmReport {
             cut_off: false,
             streak: None,
             record: AlarmRecord::default(),
+            phases: Phases::default(),
             silenced_ids: Vec::new(),
         }
     }
@@ -655,6 +709,7 @@ async fn process(
 ) -> Result<(), AlarmError> {
     // No connection is held while the detector runs: a slow upstream must
     // not pin the pool (database detectors need connections of their own).
+    let loading = Instant::now();
     let (active, unsent_resolved, previous_streak) = {
         let client = shared.pool.get().await.map_err(StoreError::from)?;
         let events::Active {
@@ -683,12 +738,16 @@ async fn process(
     let Loaded { active, stale } = active;
     report.active_after = active.len();
 
+    report.phases.load = loading.elapsed();
     report.ran = alarms::find(&alarm.detector).is_some();
+    let detecting = Instant::now();
     let (detections, failure) =
         match detect(&shared.sources, alarm, shared.alarm_timeout, shared.now()).await {
             Ok(detections) => (detections, None),
             Err(error) => (Vec::new(), Some(error)),
         };
+    report.phases.detect = detecting.elapsed();
+    let reconciling = Instant::now();
     let cut = detections
         .iter()
         .filter(|d| d.extra.contains_key("dedupe_key_full_length"))
@@ -752,6 +811,7 @@ async fn process(
         changed: previous_streak.is_some() || streak.is_some(),
     };
     let loaded = Loaded { active, stale };
+    report.phases.reconcile = reconciling.elapsed();
     let changes = Changes {
         plan: &plan,
         health,
@@ -801,6 +861,7 @@ async fn settle(
     now: f64,
 ) -> Result<(), AlarmError> {
     let plan = changes.plan;
+    let writing = Instant::now();
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
     persist(
         &mut client,
@@ -811,6 +872,25 @@ async fn settle(
         now,
     )
     .await?;
+    report.phases.write = writing.elapsed();
+    report.active_after = loaded.active.len() + plan.create.len() - plan.clear.len();
+    let sending = Instant::now();
+    let result = send_bundle(shared, alarm, resolved, report, &client, changes).await;
+    report.phases.send = sending.elapsed();
+    report.phases.log("Alarm phases.");
+    result
+}
+
+/// Step 5: composes, sends and stamps the alarm's email, if one is due.
+async fn send_bundle(
+    shared: &Shared,
+    alarm: &Alarm,
+    resolved: &Resolved,
+    report: &mut AlarmReport,
+    client: &deadpool_postgres::Client,
+    changes: Changes<'_, '_>,
+) -> Result<(), AlarmError> {
+    let plan = changes.plan;
     report.silenced_ids = changes
         .silenced
         .firing
@@ -818,7 +898,6 @@ async fn settle(
         .map(|i| i.event_id.clone())
         .chain(changes.silenced.resolved.iter().cloned())
         .collect();
-    report.active_after = loaded.active.len() + plan.create.len() - plan.clear.len();
     report.detections = plan.detected();
     report.created = plan.create.len();
     report.cleared = plan.clear.len();
@@ -842,7 +921,7 @@ async fn settle(
         );
     }
     for item in plan.bundle_new.iter().chain(&plan.bundle_renotify) {
-        tracing::debug!(event = %item.event_id, key = %item.detection.dedupe_key, reason = ?item.reason, "Bundled.");
+        tracing::trace!(event = %item.event_id, key = %item.detection.dedupe_key, reason = ?item.reason, "Bundled.");
     }
     if !plan.has_bundle() {
         return Ok(());
@@ -944,7 +1023,7 @@ async fn settle(
         .cloned()
         .collect();
     events::stamp(
-        &client,
+        client,
         &notified,
         Bookkeeping::LastNotified,
         shared.now(),
@@ -953,14 +1032,14 @@ async fn settle(
     .await?;
     if let Some(resolved) = &report.record.bundle_resolved_event_ids {
         events::stamp(
-            &client,
+            client,
             resolved,
             Bookkeeping::ClearNotified,
             shared.now(),
             "marking recovery notices sent",
         )
         .await?;
-        events::settle_recovery(&client, resolved, shared.now()).await?;
+        events::settle_recovery(client, resolved, shared.now()).await?;
     }
     Ok(())
 }
