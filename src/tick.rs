@@ -988,7 +988,7 @@ async fn send_bundle(
         event_ids: &in_bundle,
         provider: channel.name(),
     };
-    let ledger_row = store::ledger::begin(&client, &send, shared.now()).await?;
+    let ledger_row = store::ledger::begin(client, &send, shared.now()).await?;
     let (attempts, delivered) = deliver(
         channel,
         &message,
@@ -1006,7 +1006,7 @@ async fn send_bundle(
     };
     // Not recorded, the row stays `sending` and the next tick reports it.
     if let Err(error) =
-        store::ledger::finish(&client, ledger_row, attempts, &outcome, shared.now()).await
+        store::ledger::finish(client, ledger_row, attempts, &outcome, shared.now()).await
     {
         tracing::warn!(error = %error_chain(&error, ": "), "Recording the send in the ledger failed.");
         report.problems.push(error_chain(&error, ": "));
