@@ -26,7 +26,7 @@ inventory::submit!(Registration {
     aliases: &[],
     summary: "The newest matching row of a table is too old, or there is none.",
     params: <FreshnessParams as ParamSchema>::param_specs,
-    validate: crate::validate::<FreshnessParams>,
+    validate: crate::support::dbcheck::validate_freshness,
     example: r#"{"name": "nightly_export", "table": "swf_applog", "time_column": "timestamp", "filters": {"app_name": "exporter"}, "max_age_hours": 26}"#,
     detect,
 });

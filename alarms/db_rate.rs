@@ -26,7 +26,7 @@ inventory::submit!(Registration {
     aliases: &[],
     summary: "Too many matching rows of a table in a trailing window.",
     params: <RateParams as ParamSchema>::param_specs,
-    validate: crate::validate::<RateParams>,
+    validate: crate::support::dbcheck::validate_rate,
     example: r#"{"name": "retries", "table": "swf_applog", "time_column": "timestamp", "filters": {"extra_data.action": "retry"}, "window_minutes": 60, "max_count": 100}"#,
     detect,
 });

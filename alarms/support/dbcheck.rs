@@ -44,6 +44,33 @@ pub struct RateParams {
     pub max_count: f64,
 }
 
+/// Checks the identifiers of a check's params: the table (no system
+/// catalog), the time column and the filter keys.
+fn check_names(
+    table: &str,
+    time_column: &str,
+    filters: &Map<String, Value>,
+) -> Result<(), DetectError> {
+    quote_table(table).map_err(|e| DetectError::InvalidParams(format!("table: {e}")))?;
+    sql::check_ident(time_column)
+        .map_err(|e| DetectError::InvalidParams(format!("time_column: {e}")))?;
+    sql::filters(filters, 1).map_err(|e| DetectError::InvalidParams(format!("filters: {e}")))?;
+    Ok(())
+}
+
+/// Parses freshness params and checks their identifiers, so `check` and
+/// `alarm create` refuse a bad table or column before anything is written.
+pub fn validate_freshness(params: Value) -> Result<(), DetectError> {
+    let p: FreshnessParams = crate::parse_params(params)?;
+    check_names(&p.table, &p.time_column, &p.filters)
+}
+
+/// Parses rate params and checks their identifiers (see [`validate_freshness`]).
+pub fn validate_rate(params: Value) -> Result<(), DetectError> {
+    let p: RateParams = crate::parse_params(params)?;
+    check_names(&p.table, &p.time_column, &p.filters)
+}
+
 /// How to read the time column as Unix seconds, by its SQL type.
 async fn epoch_expr(ctx: &Ctx, table: &str, column: &str) -> Result<(String, bool), DetectError> {
     let quoted = quote_ident(column)?;

@@ -900,3 +900,44 @@ async fn issue_11_numbers_out_of_range_are_refused_naming_the_key_or_param() {
         error("alarm_typed")
     );
 }
+
+#[tokio::test]
+async fn issue_11_database_identifiers_are_refused_before_writing_and_by_check() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let file = db.config_file("");
+    let out = swf(
+        &file,
+        &[
+            "alarm",
+            "create",
+            "alarm_sql",
+            "--detector",
+            "db_freshness",
+            "--recipients",
+            "a@test.example",
+            "--params",
+            r#"{"name": "x", "table": "entry; DROP TABLE entry", "time_column": "t", "max_age_hours": 1}"#,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", output_text(&out));
+    assert!(output_text(&out).contains("table"), "{}", output_text(&out));
+    assert_eq!(row_count(&client, "alarm").await, 0, "nothing written");
+    insert_alarm(
+        &client,
+        "alarm_catalog",
+        "",
+        json!({"detector": "db_rate", "recipients": "a@test.example", "params": {"name": "x",
+               "table": "pg_catalog.pg_authid", "time_column": "t", "window_minutes": 5, "max_count": 0}}),
+    )
+    .await;
+    let check = swf(&file, &["check"]);
+    assert_eq!(check.status.code(), Some(1));
+    assert!(
+        output_text(&check)
+            .lines()
+            .any(|l| l.starts_with("alarm_catalog: ") && l.contains("system catalog")),
+        "{}",
+        output_text(&check)
+    );
+}
