@@ -513,3 +513,50 @@ async fn test_status_and_check_show_silences_and_failing_streaks() {
     let t = tick(&config, false).await;
     assert_eq!(t.alarms_errored, 1, "only alarm_f: {t:?}");
 }
+
+#[tokio::test]
+async fn a_recovery_notice_held_back_by_a_silence_goes_out_after_it() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new();
+    let client = db.client().await;
+    let mut data = static_alarm(&["p"]);
+    data["notify_on_clear"] = json!(true);
+    let alarm = insert_alarm(&client, "alarm_r", "", data).await;
+    let file = db.config_file_mail("", &sink.email_toml());
+    let config = db.config_mail("", &sink.email_toml());
+    let out = swf(
+        &file,
+        &[
+            "silence",
+            "add",
+            "alarm_r",
+            "--for",
+            "1h",
+            "--comment",
+            "work",
+        ],
+    );
+    assert!(out.status.success(), "{}", output_text(&out));
+    let (_, s) = silence_rows(&client).await.remove(0);
+    let start = s["starts_at"].as_f64().expect("starts_at");
+    let end = s["ends_at"].as_f64().expect("ends_at");
+
+    // Mailed before the silence began.
+    let t = tick_at(&config, false, Some(start - 60.0)).await;
+    assert_eq!(t.emails_sent, 1);
+    // It clears during the silence: cleared at once, notice held back.
+    set_params(&client, &alarm, json!({"detections": []})).await;
+    let t = tick_at(&config, false, Some(start + 60.0)).await;
+    assert_eq!((t.cleared, t.emails_sent, t.silenced), (1, 0, 1), "{t:?}");
+    assert!(events(&client, "alarm_r").await.iter().all(|e| !e.active()));
+    let t = tick_at(&config, false, Some(end - 1.0)).await;
+    assert_eq!((t.emails_sent, t.silenced), (0, 1), "{t:?}");
+    // Over: the recovery notice goes out, once.
+    let t = tick_at(&config, false, Some(end)).await;
+    assert_eq!((t.emails_sent, t.silenced), (1, 0), "{t:?}");
+    let mails = sink.messages();
+    assert_eq!(subject(&mails[1]), "[alarm_r] 1 resolved");
+    assert!(text(&mails[1]).contains("p is bad"), "{}", mails[1]);
+    let t = tick_at(&config, false, Some(end + 300.0)).await;
+    assert_eq!(t.emails_sent, 0);
+}
