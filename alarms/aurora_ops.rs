@@ -113,3 +113,4 @@ inventory::submit!(Registration {
     example: r#"{"threshold_pct": 80, "hold_minutes": 180}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("aurora_ops"));

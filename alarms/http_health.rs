@@ -138,3 +138,4 @@ inventory::submit!(Registration {
     example: r#"{"targets": [{"name": "dashboard", "url": "http://127.0.0.1:8000/health", "body_contains": "ok", "timeout_seconds": 5}]}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("http_health"));

@@ -516,6 +516,23 @@ pub struct Registration {
 
 inventory::collect!(Registration);
 
+/// Marks a detector whose dedupe keys name targets or units that are up
+/// or down (probes, the ops monitor's rules), so that an engine's status
+/// page shows their uptime: `inventory::submit!(ReportsUptime("tcp_port"));`
+/// beside the detector's [`Registration`].
+#[derive(Debug)]
+pub struct ReportsUptime(pub &'static str);
+
+inventory::collect!(ReportsUptime);
+
+/// Whether the detector `name` (or alias) reports uptime.
+pub fn reports_uptime(name: &str) -> bool {
+    let name = find(name).map_or(name, |r| r.name);
+    inventory::iter::<ReportsUptime>
+        .into_iter()
+        .any(|marked| marked.0 == name)
+}
+
 /// Every registered detector, sorted by name.
 pub fn registry() -> Vec<&'static Registration> {
     let mut all: Vec<_> = inventory::iter::<Registration>.into_iter().collect();
@@ -572,6 +589,15 @@ mod tests {
             e("", ""),
             "HTTP 500 from http://h/api/panda/tasks/?days=1 (empty body)"
         );
+    }
+
+    #[test]
+    fn uptime_marks_name_registered_detectors() {
+        for marked in inventory::iter::<ReportsUptime> {
+            assert!(find(marked.0).is_some(), "{} is not registered", marked.0);
+        }
+        assert!(reports_uptime("tcp_port") && reports_uptime("aurora_ops"));
+        assert!(!reports_uptime("static_list") && !reports_uptime("panda_failure_rate"));
     }
 
     #[test]

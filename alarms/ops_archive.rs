@@ -36,3 +36,4 @@ inventory::submit!(Registration {
     example: "{}",
     detect,
 });
+inventory::submit!(crate::ReportsUptime("ops_archive"));

@@ -48,3 +48,4 @@ inventory::submit!(Registration {
     example: r#"{"max_age_minutes": 20}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("ops_collector_stale"));

@@ -40,3 +40,4 @@ inventory::submit!(Registration {
     example: r#"{"soc_min_pct": 40, "voltage_min_v": 50, "temp_max_c": 45}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("ops_power"));

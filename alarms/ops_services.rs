@@ -45,3 +45,4 @@ inventory::submit!(Registration {
     example: r#"{"streams": ["radar", "power"]}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("ops_services"));

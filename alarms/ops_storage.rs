@@ -44,3 +44,4 @@ inventory::submit!(Registration {
     example: r#"{"threshold_pct": 80}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("ops_storage"));

@@ -58,3 +58,4 @@ inventory::submit!(Registration {
     example: r#"{"max_age_minutes": 180}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("ops_stream_freshness"));

@@ -175,7 +175,9 @@ mod tests {
         let params = json!({"generate": {"count": 2, "prefix": "job/"}});
         let got = detect(ctx(), params).await.expect("detects");
         assert_eq!(got[1].dedupe_key, "job/1");
-        let err = detect(ctx(), json!({"generate": {"cnt": 2}})).await.unwrap_err();
+        let err = detect(ctx(), json!({"generate": {"cnt": 2}}))
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("cnt"), "{err}");
     }
 

@@ -91,3 +91,4 @@ inventory::submit!(Registration {
     example: r#"{"targets": [{"name": "broker", "host": "127.0.0.1", "port": 61613}]}"#,
     detect,
 });
+inventory::submit!(crate::ReportsUptime("tcp_port"));

@@ -36,10 +36,10 @@ const WEEK: f64 = 7.0 * DAY;
 /// database does.
 const GATHER_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Detectors whose entities are targets or units with an uptime: HTTP
-/// and TCP probes, and the ops monitor's rules.
+/// Detectors whose entities are targets or units with an uptime, as the
+/// detectors themselves declare (`alarms::ReportsUptime`).
 fn has_uptime(detector: &str) -> bool {
-    matches!(detector, "http_health" | "tcp_port" | "aurora_ops") || detector.starts_with("ops_")
+    alarms::reports_uptime(detector)
 }
 
 /// Writes the page to `path` as of `now` (default: the clock). `note`
