@@ -9,6 +9,11 @@
 #
 #   deploy/bench.sh [SIZE ...]          (default: 10000 100000 1000000)
 #
+# Then the PanDA path: the two production failure-rate alarms over
+# PANDA_TASKS (20,000) running tasks behind a loopback PanDA
+# (deploy/bench-panda.py), three ticks: the first creates the events, the
+# next two change nothing.
+#
 # ALARMS=100 alarms per size; BENCH_ARGS=--dry-run leaves the sends out;
 # KEEP=1 leaves the cluster running under target/bench/ (stop it with
 # deploy/local-pg.sh stop target/bench/pg).
@@ -45,6 +50,12 @@ provider = "log"
 from = "bench@example.org"
 TOML
 
+# Creates database $1 with the engine's tables.
+fresh_db() {
+    psql -d postgres -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1"
+    "$bin" migrate --config "$2" >/dev/null
+}
+
 # Alarms generating COUNT detections each, keys task:0 … (per alarm).
 set_count() {
     psql -d swf_bench -c "UPDATE entry SET data = jsonb_set(data, '{params}',
@@ -52,9 +63,9 @@ set_count() {
 }
 
 tick() {
-    local size=$1 label=$2 wall rss summary phases
+    local size=$1 label=$2 config=${3:-$work/config.toml} wall rss summary phases
     /usr/bin/time -o "$work/$size-$label.time" -f "%e %M" \
-        "$bin" run -v --config "$work/config.toml" ${BENCH_ARGS:-} >"$work/$size-$label.log" 2>&1 || true
+        "$bin" run -v --config "$config" ${BENCH_ARGS:-} >"$work/$size-$label.log" 2>&1 || true
     read -r wall rss < "$work/$size-$label.time"
     summary=$(grep -o 'Tick finished.*' "$work/$size-$label.log" | grep -o 'new=[0-9]* cleared=[0-9]*' || true)
     phases=$(grep -o 'Tick phases.*' "$work/$size-$label.log" | grep -o '[a-z]*_ms=[0-9.]*' \
@@ -68,8 +79,7 @@ echo
 echo "| detections | tick | wall | peak RSS | events | phases, ms (load detect reconcile write send record) |"
 echo "|---:|---|---:|---:|---|---|"
 for size in "${sizes[@]}"; do
-    psql -d postgres -c "DROP DATABASE IF EXISTS swf_bench" -c "CREATE DATABASE swf_bench"
-    $bin migrate --config "$work/config.toml" >/dev/null
+    fresh_db swf_bench "$work/config.toml"
     psql -d swf_bench -c "
     INSERT INTO entry (id, title, content, kind, context_id, name, data, status, archived,
                        timestamp_created, timestamp_modified)
@@ -89,3 +99,40 @@ for size in "${sizes[@]}"; do
                || ' stored, ' || pg_size_pretty(octet_length(data::text)::bigint) || ' as JSON text'
         FROM entry WHERE kind = 'engine_run' ORDER BY timestamp_created LIMIT 1" >&2
 done
+
+tasks=${PANDA_TASKS:-20000}
+panda_port_file="$work/panda.port"
+python3 deploy/bench-panda.py "$tasks" >"$panda_port_file" &
+panda_pid=$!
+if [ -n "${KEEP:-}" ]; then trap 'kill $panda_pid' EXIT; else trap 'kill $panda_pid; deploy/local-pg.sh stop "$work/pg"' EXIT; fi
+for _ in $(seq 100); do [ -s "$panda_port_file" ] && break; sleep 0.1; done
+sed -e 's/^name = "swf_bench"/name = "swf_bench_panda"/' \
+    -e "s|^\[engine\]|[engine]\nservice_base_url = \"http://127.0.0.1:$(cat "$panda_port_file")\"|" \
+    "$work/config.toml" >"$work/panda.toml"
+fresh_db swf_bench_panda "$work/panda.toml"
+psql -d swf_bench_panda -c "
+INSERT INTO entry (id, title, content, kind, context_id, name, data, status, archived,
+                   timestamp_created, timestamp_modified)
+VALUES
+  (gen_random_uuid()::text, 'PanDA failure rate (EIC)', 'Tasks failing at 5 % or more.', 'alarm', 'swf-alarms',
+   'alarm_panda_failure_rate_eic_all',
+   '{\"entry_id\": \"alarm_panda_failure_rate_eic_all\", \"recipients\": \"ops@example.org\",
+     \"renotification_window_hours\": 24,
+     \"params\": {\"threshold\": 0.05, \"since_days\": 1, \"min_terminal_jobs\": 5}}',
+   'active', false, extract(epoch FROM now()), extract(epoch FROM now())),
+  (gen_random_uuid()::text, 'PanDA failure rate (Sakib)', 'Tasks failing at 3 % or more.', 'alarm', 'swf-alarms',
+   'alarm_panda_failure_rate_sakib',
+   '{\"entry_id\": \"alarm_panda_failure_rate_sakib\", \"recipients\": \"ops@example.org\",
+     \"renotification_window_hours\": 24,
+     \"params\": {\"threshold\": 0.03, \"since_days\": 1, \"username\": \"Sakib Rahman\", \"min_terminal_jobs\": 5}}',
+   'active', false, extract(epoch FROM now()), extract(epoch FROM now()))"
+echo
+echo "PanDA: 2 failure-rate alarms over $tasks running tasks (loopback server)"
+echo
+echo "| tasks | tick | wall | peak RSS | events | phases, ms (load detect reconcile write send record) |"
+echo "|---:|---|---:|---:|---|---|"
+tick "$tasks" "new" "$work/panda.toml"
+tick "$tasks" "unchanged" "$work/panda.toml"
+tick "$tasks" "unchanged" "$work/panda.toml"
+psql -d swf_bench_panda -A -t -c "
+    SELECT '  active events: ' || count(*) FROM swf_alarms_active_event" >&2
