@@ -136,3 +136,44 @@ tick "$tasks" "unchanged" "$work/panda.toml"
 tick "$tasks" "unchanged" "$work/panda.toml"
 psql -d swf_bench_panda -A -t -c "
     SELECT '  active events: ' || count(*) FROM swf_alarms_active_event" >&2
+
+# Replay: 30 days of five-minute Aurora snapshots (8,640 records made from
+# the test fixtures, an hour of trouble every six hours) through the
+# aurora_ops detector, as `swf-alarms replay` runs it.
+history="$work/history"
+python3 - "$history" <<'PY'
+import datetime, json, os, sys
+out = sys.argv[1]
+os.makedirs(out, exist_ok=True)
+def first(name):
+    with open(f"tests/fixtures/aurora/ops_monitor_snapshot_{name}.jsonl") as f:
+        return json.loads(f.readline())
+healthy, degraded = first("healthy"), first("degraded")
+start = 1_785_456_000  # 2026-07-31T00:00:00Z
+days = {}
+for i in range(30 * 288):
+    t = start + i * 300 + 2
+    r = dict(degraded if i % 72 < 12 else healthy)
+    stamp = datetime.datetime.fromtimestamp(t, datetime.timezone.utc)
+    r["time_utc"] = stamp.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+    r["snapshot_epoch"] = float(t)
+    days.setdefault(stamp.strftime("%Y%m%d"), []).append(json.dumps(r))
+for day, lines in days.items():
+    with open(f"{out}/ops_monitor_{day}.jsonl", "w") as f:
+        f.write("\n".join(lines) + "\n")
+PY
+psql -d swf_bench_panda -c "
+INSERT INTO entry (id, title, content, kind, context_id, name, data, status, archived,
+                   timestamp_created, timestamp_modified)
+VALUES (gen_random_uuid()::text, 'AURORA', 'Aurora ops rules.', 'alarm', 'swf-alarms', 'alarm_aurora',
+        jsonb_build_object('entry_id', 'alarm_aurora', 'detector', 'aurora_ops', 'recipients', 'ops@example.org',
+                           'renotification_window_hours', 4,
+                           'params', jsonb_build_object('snapshot_dir', '$PWD/$history')),
+        'active', false, extract(epoch FROM now()), extract(epoch FROM now()))"
+/usr/bin/time -o "$work/replay.time" -f "%e %M" "$bin" replay alarm_aurora \
+    --from 2026-07-31T00:00:00Z --to 2026-08-30T00:00:00Z --config "$work/panda.toml" >"$work/replay.log" 2>&1
+read -r wall rss < "$work/replay.time"
+echo
+printf 'Replay: %s snapshot files, 8,640 records (30 days, every 5 min), %s in %.2f s, peak RSS %.1f MiB\n' \
+    "$(ls "$history" | wc -l)" "$(du -sh "$history" | cut -f1)" "$wall" "$(echo "$rss / 1024" | bc -l)"
+grep -m1 -o 'replayed over [0-9]* snapshot(s)' "$work/replay.log" || { echo "replay failed:"; tail -5 "$work/replay.log"; }
