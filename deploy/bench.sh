@@ -74,6 +74,21 @@ tick() {
         "$size" "$label" "$wall" "$(echo "$rss / 1024" | bc -l)" "$summary " "$phases"
 }
 
+# The status page over this state (every alarm firing SIZE/ALARMS events),
+# as `status --html` writes it: reads from Postgres, renders, replaces.
+status_page() {
+    local size=$1 wall rss
+    local gather render
+    /usr/bin/time -o "$work/$size-page.time" -f "%e %M" \
+        "$bin" -v status --html "$work/$size-page.html" --config "$work/config.toml" >"$work/$size-page.log" 2>&1 || true
+    read -r wall rss < "$work/$size-page.time"
+    gather=$(grep -o 'gather_ms=[0-9.]*' "$work/$size-page.log" | cut -d= -f2)
+    render=$(grep -o 'render_ms=[0-9.]*' "$work/$size-page.log" | cut -d= -f2)
+    printf '  status page over %s active events: render %.1f ms, read from Postgres %.0f ms, %.2f s and %.1f MiB peak RSS in all, %s bytes\n' \
+        "$size" "${render:-0}" "${gather:-0}" "$wall" "$(echo "$rss / 1024" | bc -l)" \
+        "$(stat -c %s "$work/$size-page.html" 2>/dev/null || echo '?')" >&2
+}
+
 echo "swf-alarms tick benchmark: $alarms alarms, $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
 echo "| detections | tick | wall | peak RSS | events | phases, ms (load detect reconcile write send record) |"
@@ -92,6 +107,7 @@ for size in "${sizes[@]}"; do
     set_count $((size / alarms))
     tick "$size" new
     tick "$size" continuing
+    status_page "$size"
     set_count 0
     tick "$size" cleared
     psql -d swf_bench -A -t -c "

@@ -357,6 +357,8 @@ async fn run_locked(
         error_details: error_details.join("\n\n"),
         per_alarm: &per_alarm,
         events_silenced: (summary.silenced > 0).then_some(summary.silenced),
+        events_new: summary.new_events,
+        events_cleared: summary.cleared,
     };
     // From here on the alarms have run: a failure is reported, never
     // turned into "nothing was done". The next tick sends what was not

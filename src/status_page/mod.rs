@@ -53,7 +53,9 @@ pub async fn write(
     note: Option<String>,
 ) -> std::io::Result<()> {
     let now = now.unwrap_or_else(time::now);
+    let started = std::time::Instant::now();
     let gathered = tokio::time::timeout(GATHER_TIMEOUT, gather(config, now)).await;
+    let gather_ms = started.elapsed().as_secs_f64() * 1e3;
     let snapshot = match gathered {
         Ok(Ok(mut snapshot)) => {
             snapshot.engine.note = note;
@@ -69,7 +71,18 @@ pub async fn write(
             ),
         ),
     };
-    write_atomically(path, render::render(&snapshot).as_bytes())
+    let started = std::time::Instant::now();
+    let page = render::render(&snapshot);
+    let render_ms = started.elapsed().as_secs_f64() * 1e3;
+    write_atomically(path, page.as_bytes())?;
+    tracing::debug!(
+        path = %path.display(),
+        gather_ms,
+        render_ms,
+        bytes = page.len(),
+        "Status page written."
+    );
+    Ok(())
 }
 
 fn unreadable(now: f64, note: Option<String>, why: &str) -> Snapshot {
@@ -308,30 +321,46 @@ fn uptime_rows(
         .collect()
 }
 
-/// The recent ticks with their new and cleared events counted: an event
-/// belongs to the newest tick that started at or before its fire (clear)
-/// time and had not finished more than a second before it.
+/// The recent ticks with their new and cleared events: as the run record
+/// says (`events_new`, `events_cleared`), or, for a record written before
+/// those keys existed or by a tick that never finished, counted from the
+/// events: an event belongs to the newest tick that started at or before
+/// its fire (clear) time and had not finished more than a second before it.
 async fn ticks(
     client: &impl deadpool_postgres::GenericClient,
     runs: &[(String, Value)],
 ) -> anyhow::Result<Vec<TickView>> {
+    let mut recorded = Vec::new();
     let mut ticks: Vec<TickView> = runs
         .iter()
         .filter_map(|(status, d)| {
             let int = |key: &str| d.get(key).and_then(Value::as_i64).unwrap_or(0);
+            let started_at = d.get("started_at").and_then(Value::as_f64)?;
+            let counts = d
+                .get("events_new")
+                .and_then(Value::as_i64)
+                .zip(d.get("events_cleared").and_then(Value::as_i64));
+            recorded.push(counts.is_some());
+            let (new, cleared) = counts.unwrap_or((0, 0));
             Some(TickView {
-                started_at: d.get("started_at").and_then(Value::as_f64)?,
+                started_at,
                 finished_at: d.get("finished_at").and_then(Value::as_f64),
                 status: status.clone(),
                 detections: int("alarms_seen"),
-                new: 0,
-                cleared: 0,
+                new,
+                cleared,
                 mails: int("notifications_sent"),
                 errors: int("errors"),
             })
         })
         .collect();
-    let Some(oldest) = ticks.iter().map(|t| t.started_at).reduce(f64::min) else {
+    let Some(oldest) = ticks
+        .iter()
+        .zip(&recorded)
+        .filter(|(_, recorded)| !**recorded)
+        .map(|(t, _)| t.started_at)
+        .reduce(f64::min)
+    else {
         return Ok(ticks);
     };
     let (fired, cleared) = store::status_page::changes_since(client, oldest).await?;
@@ -345,8 +374,10 @@ async fn ticks(
         }
     }
     for (i, tick) in ticks.iter_mut().enumerate() {
-        tick.new = new_counts.get(&i).copied().unwrap_or(0);
-        tick.cleared = clear_counts.get(&i).copied().unwrap_or(0);
+        if !recorded[i] {
+            tick.new = new_counts.get(&i).copied().unwrap_or(0);
+            tick.cleared = clear_counts.get(&i).copied().unwrap_or(0);
+        }
     }
     Ok(ticks)
 }

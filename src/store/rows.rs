@@ -154,6 +154,11 @@ pub(crate) struct RunRecord<'a> {
     /// Events silences kept out of this tick's emails (only when some were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub events_silenced: Option<usize>,
+    /// Events this tick created (this engine's addition: the status page
+    /// reads it instead of counting a day of events).
+    pub events_new: usize,
+    /// Events this tick cleared (the same).
+    pub events_cleared: usize,
 }
 
 fn entries_as_map<S: Serializer>(
@@ -308,6 +313,8 @@ mod tests {
             error_details: String::new(),
             per_alarm: &entries,
             events_silenced: None,
+            events_new: 0,
+            events_cleared: 0,
         };
         let value = serde_json::to_value(&record).expect("serializes");
         assert!(value.get("events_silenced").is_none());

@@ -46,16 +46,30 @@ pub(crate) async fn finish(
     Ok(())
 }
 
-/// The newest `limit` run rows: (status, data), newest first. A row
-/// whose `data` cannot be decoded shows as `{"entry_id", "unreadable"}`
-/// instead of failing the listing.
+/// The newest `limit` run rows: (status, data), newest first, without
+/// the bulky parts of `per_alarm` (each alarm's event id lists and
+/// params: tens of MB a row when a tick touches a million events, and no
+/// reader of this listing needs them). A row whose `data` cannot be
+/// decoded shows as `{"entry_id", "unreadable"}` instead of failing the
+/// listing.
 pub(crate) async fn recent(
     client: &impl GenericClient,
     limit: i64,
 ) -> Result<Vec<(String, Value)>, StoreError> {
     let rows = client
         .query(
-            "SELECT COALESCE(status, '')::text, COALESCE(data, '{}'::jsonb)::text, data->>'entry_id', id::text
+            "SELECT COALESCE(status, '')::text,
+                    CASE WHEN jsonb_typeof(data->'per_alarm') = 'object' THEN
+                        data || jsonb_build_object('per_alarm', (
+                            SELECT COALESCE(jsonb_object_agg(p.key, CASE
+                                       WHEN jsonb_typeof(p.value) = 'object' THEN p.value
+                                           - 'bundle_new_event_ids' - 'bundle_renotify_event_ids'
+                                           - 'bundle_resolved_event_ids' - 'bundle_silenced_event_ids'
+                                           - 'params'
+                                       ELSE p.value END), '{}'::jsonb)
+                            FROM jsonb_each(data->'per_alarm') AS p))
+                    ELSE COALESCE(data, '{}'::jsonb) END::text,
+                    data->>'entry_id', id::text
              FROM entry
              WHERE context_id = $1 AND kind = $2 AND deleted_at IS NULL
              ORDER BY timestamp_created DESC LIMIT $3",

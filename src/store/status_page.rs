@@ -28,8 +28,10 @@ pub(crate) struct ActiveEvents {
 
 /// Every alarm's active events, as the tick sees them (through
 /// `swf_alarms_active_event`), keyed by the events' `entry_id`
-/// (`event_<name>`): counted, and the newest `per_alarm` listed. One
-/// statement that reads each event's `data` once.
+/// (`event_<name>`): counted, and the newest `per_alarm` listed. Each
+/// event's `data` is read once, for its times only; subjects are read for
+/// the listed events alone. (Materialized, so that the sort carries a
+/// narrow row, not the event's `data`: half the time at 100,000 events.)
 pub(crate) async fn active_events(
     client: &impl GenericClient,
     per_alarm: i64,
@@ -37,22 +39,27 @@ pub(crate) async fn active_events(
     let rows = client
         .query(
             &format!(
-                "SELECT alarm, subject, fire, notified, total, oldest, newest_notified FROM (
-                   SELECT alarm, subject, fire, notified,
+                "WITH active AS MATERIALIZED (
+                   SELECT a.alarm, entry.id,
+                          COALESCE({fire}, timestamp_created, 0)::float8 AS fire,
+                          {notified} AS notified
+                   FROM swf_alarms_active_event a
+                   JOIN entry ON entry.id = a.event_id
+                   WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
+                     AND archived = false AND deleted_at IS NULL),
+                 ranked AS (
+                   SELECT alarm, id, fire, notified,
                           row_number() OVER (PARTITION BY alarm ORDER BY fire DESC, id) AS n,
                           count(*) OVER per AS total, min(fire) OVER per AS oldest,
                           max(notified) OVER per AS newest_notified
-                   FROM (SELECT a.alarm, entry.id,
-                                COALESCE(data->>'subject', title, '')::text AS subject,
-                                COALESCE({fire}, timestamp_created, 0)::float8 AS fire,
-                                {notified} AS notified
-                         FROM swf_alarms_active_event a
-                         JOIN entry ON entry.id = a.event_id
-                         WHERE kind = $1 AND context_id = $2 AND (data->>'clear_time') IS NULL
-                           AND archived = false AND deleted_at IS NULL) AS active
-                   WINDOW per AS (PARTITION BY alarm)) AS listed
-                 WHERE n <= $3
-                 ORDER BY alarm, n",
+                   FROM active
+                   WINDOW per AS (PARTITION BY alarm))
+                 SELECT r.alarm, COALESCE(e.data->>'subject', e.title, '')::text,
+                        r.fire, r.notified, r.total, r.oldest, r.newest_notified
+                 FROM ranked r
+                 JOIN entry e ON e.id = r.id
+                 WHERE r.n <= $3
+                 ORDER BY r.alarm, r.n",
                 fire = sql_seconds(keys::FIRE_TIME),
                 notified = sql_seconds(keys::LAST_NOTIFIED),
             ),

@@ -402,6 +402,89 @@ async fn issue_11_oversized_and_endless_panda_bodies_fail_at_the_cap() {
     assert_eq!(active(&client, "alarm_healthy").await.len(), 1);
 }
 
+/// Runs the binary to its end and returns its exit code, its output and
+/// its peak resident set in KiB (wait4's rusage of that one child, so the
+/// test's other processes do not count).
+// The child is reaped by wait4, which clippy cannot see.
+#[allow(clippy::zombie_processes)]
+fn run_measuring_rss(mut cmd: std::process::Command) -> (Option<i32>, String, i64) {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: an all-zero rusage is a valid value, and wait4 writes only
+    // into the two out-parameters, for a child this process spawned and
+    // has not reaped.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let reaped = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(reaped, pid, "wait4");
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (code, reader.join().expect("stderr reader"), usage.ru_maxrss)
+}
+
+/// At the default read cap (32 MiB), neither an endless PanDA body nor a
+/// 1 GiB snapshot file can grow the process: both fail their alarm and
+/// the peak stays a small multiple of the cap.
+#[tokio::test]
+async fn issue_11_memory_stays_bounded_at_the_default_read_cap() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+    insert_alarm(
+        &client,
+        "alarm_panda",
+        "",
+        json!({"detector": "panda_task_status", "recipients": "ops@test.example", "params": {}}),
+    )
+    .await;
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("hostile-gib-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    // Sparse: a GiB to read, no disk spent.
+    std::fs::File::create(dir.join("latest.json"))
+        .and_then(|f| f.set_len(1 << 30))
+        .expect("sparse file");
+    insert_alarm(
+        &client,
+        "alarm_snapshot",
+        "",
+        json!({"detector": "ops_collector_stale", "recipients": "ops@test.example",
+               "params": {"snapshot_dir": dir}}),
+    )
+    .await;
+    let endless = endless_body_server();
+    let mut cmd = swf_alarms_bin();
+    cmd.args(["run", "--config"]).arg(db.config_file(&format!(
+        "service_base_url = \"{endless}\"\nrequest_timeout = 60\nalarm_timeout = 90\n"
+    )));
+    let (code, text, peak_kib) = run_measuring_rss(cmd);
+    assert_eq!(code, Some(1), "{text}");
+    let (_, run) = last_run(&client).await;
+    for alarm in ["alarm_panda", "alarm_snapshot"] {
+        let error = run["per_alarm"][alarm]["error_message"]
+            .as_str()
+            .unwrap_or("");
+        assert!(error.contains("max_read_mib"), "{alarm}: {error}");
+    }
+    assert_eq!(run["per_alarm"]["alarm_healthy"]["bundle_sent"], true);
+    assert!(
+        peak_kib < 128 * 1024,
+        "peak RSS {} MiB at a 32 MiB cap",
+        peak_kib / 1024
+    );
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// Runs the binary, failing (not hanging) if it has not exited in 120 s.
 fn run_bounded(mut cmd: std::process::Command) -> Output {
     let child = cmd

@@ -428,6 +428,8 @@ async fn the_run_record_has_exactly_the_dashboard_fields() {
             "entry_id",
             "error_details",
             "errors",
+            "events_cleared",
+            "events_new",
             "finished_at",
             "notifications_sent",
             "per_alarm",
