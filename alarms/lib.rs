@@ -259,12 +259,16 @@ pub type SourceFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, DetectError
 /// across ticks.
 pub trait PandaApi: Send + Sync {
     /// GETs `path` (e.g. `/api/panda/tasks/`) with these query pairs and
-    /// parses the body as JSON.
-    fn get_json<'a>(
+    /// returns the body, which is known to parse as a `serde_json::Value`
+    /// (a body that does not is a `BadResponse` here). The bytes rather
+    /// than a `Value` tree, so that callers can read them into typed
+    /// structs: building and freeing the trees of thousands of tasks was
+    /// most of a PanDA tick.
+    fn get_json_body<'a>(
         &'a self,
         path: &'a str,
         query: &'a [(String, String)],
-    ) -> SourceFuture<'a, Arc<Value>>;
+    ) -> SourceFuture<'a, Arc<[u8]>>;
     /// The monitor's page for a task.
     fn task_url(&self, jeditaskid: i64) -> String;
     /// Logs `message` once per tick for `key`, however many alarms hit it.

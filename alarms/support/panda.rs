@@ -6,7 +6,17 @@
 //! next_before_id` while `has_more`. A server that loops (a cursor that
 //! does not decrease, `has_more` without a cursor) or pages without end is
 //! an error, never a hang.
+//!
+//! A page is read straight into typed structs when it has the usual shape
+//! (ids, text and numbers of the expected JSON types), as it almost always
+//! has; any other page is read through a `serde_json::Value` tree, the
+//! lenient reading that decides what is skipped and what is an error.
+//! Both readings give the same tasks: the typed one accepts only what the
+//! `Value` reading reads the same way.
 
+use std::{fmt, marker::PhantomData};
+
+use serde::de::{value::MapAccessDeserializer, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -137,16 +147,30 @@ pub fn or_unknown(text: &Option<String>) -> &str {
 
 /// A number the server sent as a number or a numeric string.
 fn number(v: Option<&Value>) -> Option<f64> {
-    match v? {
+    finite(match v? {
         Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::String(s) => numeric_text(s),
         _ => None,
-    }
-    .filter(|f| f.is_finite())
+    })
+}
+
+/// A number sent as text, e.g. `"0.25"`.
+fn numeric_text(text: &str) -> Option<f64> {
+    text.trim().parse().ok()
+}
+
+/// Infinities and NaN (from text such as `"inf"`) count as no number.
+fn finite(number: Option<f64>) -> Option<f64> {
+    number.filter(|f| f.is_finite())
+}
+
+/// A count from a number: negative is 0, fractions round.
+fn whole(number: Option<f64>) -> Option<u64> {
+    number.map(|f| if f < 0.0 { 0 } else { f.round() as u64 })
 }
 
 fn count(map: &Map<String, Value>, key: &str) -> Option<u64> {
-    number(map.get(key)).map(|f| if f < 0.0 { 0 } else { f.round() as u64 })
+    whole(number(map.get(key)))
 }
 
 fn text(map: &Map<String, Value>, key: &str) -> Option<String> {
@@ -237,6 +261,207 @@ fn preview(v: &Value) -> String {
     }
 }
 
+/// One page of the task list, however it was read.
+#[derive(Debug, PartialEq)]
+struct Page {
+    /// The items in order; a rejected one is acted on when its turn comes.
+    items: Vec<Result<Task, TaskReject>>,
+    /// Anything but `true` ends the walk.
+    has_more: bool,
+    /// The cursor for the next page, when the server sent a number.
+    next_before_id: Option<f64>,
+}
+
+impl Page {
+    /// Reads a body that parses as JSON: typed when it has the usual
+    /// shape, else through a `Value` tree; `Err` when it is not a page.
+    fn read(body: &[u8]) -> Result<Page, String> {
+        if let Some(page) = Page::read_typed(body) {
+            return Ok(page);
+        }
+        let value: Value = serde_json::from_slice(body)
+            // Not reached through the engine's client, which checks the body.
+            .map_err(|e| format!("the body is not JSON ({e})"))?;
+        Page::from_value(&value)
+    }
+
+    /// The lenient reading, which every page of an unusual shape takes.
+    fn from_value(body: &Value) -> Result<Page, String> {
+        let map = body
+            .as_object()
+            .ok_or_else(|| format!("expected an object, got {}", preview(body)))?;
+        let items = map
+            .get("items")
+            .and_then(Value::as_array)
+            .ok_or_else(|| "the answer has no `items` list".to_owned())?;
+        Ok(Page {
+            items: items.iter().map(Task::from_json).collect(),
+            has_more: map
+                .get("has_more")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            next_before_id: number(map.get("next_before_id")),
+        })
+    }
+
+    /// The fast reading: `None` for any page that `from_value` might read
+    /// differently, or that has a task to reject (whose message quotes
+    /// the item as `Value` shows it).
+    fn read_typed(body: &[u8]) -> Option<Page> {
+        let Object(page) = serde_json::from_slice::<Object<TypedPage>>(body).ok()?;
+        let items = page
+            .items
+            .into_iter()
+            .map(|Object(task)| task.into_task().map(Ok))
+            .collect::<Option<_>>()?;
+        Some(Page {
+            items,
+            has_more: page.has_more.unwrap_or(false),
+            next_before_id: page.next_before_id.value(),
+        })
+    }
+}
+
+/// A page of the usual shape. Fields of other JSON types fail the read
+/// (and so send the page to the `Value` reading), as do duplicate fields,
+/// which `Value` reads as the last one.
+#[derive(Deserialize)]
+struct TypedPage {
+    items: Vec<Object<TypedTask>>,
+    has_more: Option<bool>,
+    #[serde(default)]
+    next_before_id: Lenient,
+}
+
+/// A task of the usual shape; fields the detectors do not use are skipped.
+#[derive(Deserialize)]
+struct TypedTask {
+    /// Only a JSON integer within i64; positive is checked in `into_task`.
+    jeditaskid: i64,
+    taskname: Option<String>,
+    status: Option<String>,
+    username: Option<String>,
+    site: Option<String>,
+    #[serde(default)]
+    nactive: Lenient,
+    #[serde(default)]
+    nfinished: Lenient,
+    #[serde(default)]
+    nfailed: Lenient,
+    #[serde(default)]
+    nfinalfailed: Lenient,
+    #[serde(default)]
+    nfilesfinished: Lenient,
+    #[serde(default)]
+    nretries: Lenient,
+    #[serde(default)]
+    computed_failurerate: Lenient,
+    #[serde(default)]
+    computed_finalfailurerate: Lenient,
+    #[serde(default)]
+    failurerate: Value,
+    modificationtime: Option<String>,
+}
+
+impl TypedTask {
+    /// The task, as `Task::from_json` reads the same item; `None` for an
+    /// id it rejects.
+    fn into_task(self) -> Option<Task> {
+        (self.jeditaskid > 0).then(|| Task {
+            jeditaskid: self.jeditaskid,
+            taskname: self.taskname,
+            status: self.status,
+            username: self.username,
+            site: self.site,
+            nactive: whole(self.nactive.value()).unwrap_or(0),
+            nfinished: whole(self.nfinished.value()).unwrap_or(0),
+            nfailed: whole(self.nfailed.value()).unwrap_or(0),
+            nfinalfailed: whole(self.nfinalfailed.value()),
+            nfilesfinished: whole(self.nfilesfinished.value()).unwrap_or(0),
+            nretries: whole(self.nretries.value()).unwrap_or(0),
+            computed_failurerate: self.computed_failurerate.value(),
+            computed_finalfailurerate: self.computed_finalfailurerate.value(),
+            failurerate: self.failurerate,
+            modificationtime: self.modificationtime,
+        })
+    }
+}
+
+/// A number as [`number`] reads it: a JSON number, a numeric string, or
+/// null (and absent, by default) for none. Other JSON types fail the read.
+#[derive(Default)]
+struct Lenient(Option<f64>);
+
+impl Lenient {
+    /// The number, as [`number`] gives it.
+    fn value(&self) -> Option<f64> {
+        finite(self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Lenient {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(LenientVisitor)
+    }
+}
+
+struct LenientVisitor;
+
+impl Visitor<'_> for LenientVisitor {
+    type Value = Lenient;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a number, a numeric string or null")
+    }
+
+    // The conversions of `serde_json::Number::as_f64`.
+    fn visit_u64<E>(self, n: u64) -> Result<Lenient, E> {
+        Ok(Lenient(Some(n as f64)))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Lenient, E> {
+        Ok(Lenient(Some(n as f64)))
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Lenient, E> {
+        Ok(Lenient(Some(n)))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Lenient, E> {
+        Ok(Lenient(numeric_text(text)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Lenient, E> {
+        Ok(Lenient(None))
+    }
+}
+
+/// `T` read from a JSON object only: a derived struct would also read an
+/// array, field by position, where the `Value` reading sees no object.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(ObjectVisitor(PhantomData))
+            .map(Object)
+    }
+}
+
+struct ObjectVisitor<T>(PhantomData<T>);
+
+impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+        T::deserialize(MapAccessDeserializer::new(map))
+    }
+}
+
 /// Every task matching `query`, walking all pages.
 pub async fn list_tasks(api: &dyn PandaApi, query: &TaskQuery) -> Result<Vec<Task>, DetectError> {
     let bad = |message: String| DetectError::BadResponse {
@@ -247,35 +472,23 @@ pub async fn list_tasks(api: &dyn PandaApi, query: &TaskQuery) -> Result<Vec<Tas
     let mut before_id: Option<i64> = None;
     for page in 1..=MAX_PAGES {
         let pairs = query.pairs(before_id);
-        let body = api.get_json(TASKS_PATH, &pairs).await?;
-        let map = body
-            .as_object()
-            .ok_or_else(|| bad(format!("expected an object, got {}", preview(&body))))?;
-        let items = map
-            .get("items")
-            .and_then(Value::as_array)
-            .ok_or_else(|| bad("the answer has no `items` list".into()))?;
-        for item in items {
-            match Task::from_json(item) {
+        let body = api.get_json_body(TASKS_PATH, &pairs).await?;
+        let read = Page::read(&body).map_err(bad)?;
+        for item in read.items {
+            match item {
                 Ok(task) => tasks.push(task),
                 Err(TaskReject::BadId(message)) => api.warn_once(&message, &message),
                 Err(TaskReject::Malformed(message)) => return Err(bad(message)),
             }
         }
-        let has_more = map
-            .get("has_more")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        if !has_more {
+        if !read.has_more {
             return Ok(tasks);
         }
-        let next = number(map.get("next_before_id"))
-            .map(|f| f as i64)
-            .ok_or_else(|| {
-                bad(format!(
-                    "page {page} says has_more but gives no next_before_id"
-                ))
-            })?;
+        let next = read.next_before_id.map(|f| f as i64).ok_or_else(|| {
+            bad(format!(
+                "page {page} says has_more but gives no next_before_id"
+            ))
+        })?;
         if before_id.is_some_and(|prev| next >= prev) {
             return Err(bad(format!(
                 "page {page}: cursor next_before_id={next} does not decrease (previous {}); the server is looping",
@@ -441,6 +654,119 @@ mod tests {
         // Neither rate: nothing to judge.
         t.computed_failurerate = None;
         assert_eq!(failure_rate(&t), None);
+    }
+
+    /// A task of the usual shape, as the server sends it.
+    fn usual_task(id: i64) -> Value {
+        json!({
+            "jeditaskid": id, "taskname": format!("user.t-{id}.sim \u{e9}\"q\""),
+            "status": "running", "username": "Sakib Rahman", "workinggroup": "EIC",
+            "site": null, "nactive": 4, "nfinished": 188, "nfailed": 18, "nrunning": 2,
+            "nretries": 12, "nfinalfailed": 6, "nfilesfinished": 188,
+            "computed_failurerate": 0.09, "computed_finalfailurerate": "0.03",
+            "failurerate": null, "modificationtime": "2026-11-23T10:00:00",
+            "extra": {"nested": [1, {"deep": null}]},
+        })
+    }
+
+    fn page_of(items: Vec<Value>) -> Value {
+        json!({"items": items, "total_count": 2, "has_more": true, "next_before_id": 41,
+               "summary": {}, "filters": {}})
+    }
+
+    /// Whether the typed reading took the page; the reading must be the
+    /// `Value` reading's either way.
+    fn read_typed_alike(page: &Value) -> bool {
+        let body = serde_json::to_vec(page).expect("serializes");
+        assert_eq!(Page::read(&body), Page::from_value(page), "{page}");
+        Page::read_typed(&body).is_some()
+    }
+
+    #[test]
+    fn a_usual_page_is_read_typed_into_the_same_tasks() {
+        let page = page_of(vec![usual_task(42), json!({"jeditaskid": 41})]);
+        assert!(read_typed_alike(&page));
+        let read = Page::from_value(&page).expect("a page");
+        assert_eq!(read.items.len(), 2);
+        assert!(read.has_more);
+        assert_eq!(read.next_before_id, Some(41.0));
+        let mut no_more = page_of(vec![]);
+        no_more["has_more"] = json!(null);
+        no_more.as_object_mut().map(|m| m.remove("next_before_id"));
+        assert!(read_typed_alike(&no_more));
+    }
+
+    #[test]
+    fn any_field_of_any_type_reads_as_the_value_reading_does() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(0),
+            json!(7),
+            json!(-3),
+            json!(2.5),
+            json!(-0.5),
+            json!(1e30),
+            json!(i64::MAX),
+            json!(u64::MAX),
+            json!(9_007_199_254_740_993_u64),
+            json!(""),
+            json!("x"),
+            json!(" 12 "),
+            json!("0.25"),
+            json!("inf"),
+            json!("NaN"),
+            json!([]),
+            json!([1]),
+            json!({}),
+            json!({"a": 1}),
+        ];
+        let Value::Object(task) = usual_task(42) else {
+            panic!("an object")
+        };
+        for field in task.keys().map(String::as_str).chain(["nothing"]) {
+            let mut missing = task.clone();
+            missing.remove(field);
+            read_typed_alike(&page_of(vec![Value::Object(missing)]));
+            for value in &values {
+                let mut item = task.clone();
+                item.insert(field.to_owned(), value.clone());
+                read_typed_alike(&page_of(vec![usual_task(43), Value::Object(item)]));
+            }
+        }
+        for field in ["items", "has_more", "next_before_id"] {
+            for value in &values {
+                let mut page = page_of(vec![usual_task(42)]);
+                page[field] = value.clone();
+                read_typed_alike(&page);
+            }
+        }
+    }
+
+    #[test]
+    fn unusual_pages_take_the_value_reading() {
+        let mut list = page_of(vec![]);
+        list["items"] = json!([[35981, "t", "running"]]);
+        let unusual = [
+            json!([page_of(vec![])]),
+            json!(null),
+            json!({"has_more": false}),
+            list,
+            page_of(vec![json!(35981)]),
+            page_of(vec![json!({"jeditaskid": 35981.0})]),
+            page_of(vec![json!({"jeditaskid": "35981"})]),
+            page_of(vec![json!({"jeditaskid": -5}), usual_task(42)]),
+            page_of(vec![json!({"taskname": "no id"})]),
+        ];
+        for page in &unusual {
+            assert!(!read_typed_alike(page), "{page}");
+        }
+        // A field twice: `Value` keeps the last one.
+        let body =
+            br#"{"items": [{"jeditaskid": 1, "status": "a", "status": "b"}], "has_more": false}"#;
+        assert_eq!(Page::read_typed(body), None);
+        let read = Page::read(body).expect("a page");
+        assert!(matches!(&read.items[..], [Ok(t)] if t.status.as_deref() == Some("b")));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 use std::{
     collections::HashSet,
+    fmt,
     sync::{
         atomic::{AtomicUsize, Ordering},
         Arc, Mutex,
@@ -16,7 +17,7 @@ use std::{
 };
 
 use alarms::{DetectError, PandaApi, SourceFuture};
-use serde_json::Value;
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use super::once::PerTick;
 
@@ -120,6 +121,74 @@ async fn read_capped(mut response: reqwest::Response, max: usize) -> Result<Vec<
     Ok(body)
 }
 
+/// A JSON document read for its verdict only: it accepts exactly what
+/// `serde_json::Value` accepts, with the same error text, because it makes
+/// the same `deserialize_any` calls (the same depth limit, UTF-8 checks of
+/// strings and keys, number ranges), but builds nothing. The callers read
+/// the body again into typed structs, which skip what they do not know
+/// without checking it: this is the check. (`serde::de::IgnoredAny` would
+/// skip strings and numbers unchecked and has no depth limit.)
+struct JsonCheck;
+
+impl<'de> Deserialize<'de> for JsonCheck {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(JsonCheck)
+    }
+}
+
+impl<'de> Visitor<'de> for JsonCheck {
+    type Value = JsonCheck;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<JsonCheck, E> {
+        Ok(JsonCheck)
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<JsonCheck, E> {
+        Ok(JsonCheck)
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<JsonCheck, E> {
+        Ok(JsonCheck)
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<JsonCheck, E> {
+        Ok(JsonCheck)
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<JsonCheck, E> {
+        Ok(JsonCheck)
+    }
+
+    fn visit_unit<E>(self) -> Result<JsonCheck, E> {
+        Ok(JsonCheck)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<JsonCheck, A::Error> {
+        while seq.next_element::<JsonCheck>()?.is_some() {}
+        Ok(JsonCheck)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JsonCheck, A::Error> {
+        while map.next_entry::<JsonCheck, JsonCheck>()?.is_some() {}
+        Ok(JsonCheck)
+    }
+}
+
+/// The body as the answer, when it is JSON.
+fn json_body(body: Vec<u8>) -> Result<Arc<[u8]>, PandaError> {
+    match serde_json::from_slice::<JsonCheck>(&body) {
+        Ok(JsonCheck) => Ok(body.into()),
+        Err(e) => Err(PandaError::NotJson {
+            error: e.to_string(),
+            body: preview(&body),
+        }),
+    }
+}
+
 /// The tick's PanDA client.
 pub(crate) struct PandaClient {
     http: reqwest::Client,
@@ -127,7 +196,7 @@ pub(crate) struct PandaClient {
     task_url: String,
     timeout: Duration,
     max_bytes: usize,
-    answers: PerTick<Result<Arc<Value>, DetectError>>,
+    answers: PerTick<Result<Arc<[u8]>, DetectError>>,
     warned: Mutex<HashSet<String>>,
     sent: AtomicUsize,
 }
@@ -167,7 +236,7 @@ impl PandaClient {
 
     /// Fetches a page; a connect error or a 502/503/504 gets one more try,
     /// within the same `request_timeout`.
-    async fn fetch(&self, url: &reqwest::Url) -> Result<Arc<Value>, PandaError> {
+    async fn fetch(&self, url: &reqwest::Url) -> Result<Arc<[u8]>, PandaError> {
         let deadline = Instant::now() + self.timeout;
         let error = match self.fetch_once(url, self.timeout).await {
             Err(error) if error.worth_a_retry() => error,
@@ -186,7 +255,7 @@ impl PandaClient {
         &self,
         url: &reqwest::Url,
         timeout: Duration,
-    ) -> Result<Arc<Value>, PandaError> {
+    ) -> Result<Arc<[u8]>, PandaError> {
         self.sent.fetch_add(1, Ordering::Relaxed);
         tracing::debug!(url = %url, "PanDA request.");
         let response = self
@@ -222,21 +291,16 @@ impl PandaClient {
                 body: preview(&body),
             });
         }
-        serde_json::from_slice(&body)
-            .map(Arc::new)
-            .map_err(|e| PandaError::NotJson {
-                error: e.to_string(),
-                body: preview(&body),
-            })
+        json_body(body)
     }
 }
 
 impl PandaApi for PandaClient {
-    fn get_json<'a>(
+    fn get_json_body<'a>(
         &'a self,
         path: &'a str,
         query: &'a [(String, String)],
-    ) -> SourceFuture<'a, Arc<Value>> {
+    ) -> SourceFuture<'a, Arc<[u8]>> {
         Box::pin(async move {
             let mut url = reqwest::Url::parse(&format!("{}{}", self.base, path)).map_err(|e| {
                 DetectError::Upstream {
@@ -270,6 +334,82 @@ impl PandaApi for PandaClient {
             .insert(key.to_owned());
         if first {
             tracing::warn!("{message}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The check's verdict and error text, and `Value`'s.
+    fn verdicts(body: &[u8]) -> (Result<(), String>, Result<(), String>) {
+        let check = serde_json::from_slice::<JsonCheck>(body)
+            .map(drop)
+            .map_err(|e| e.to_string());
+        let value = serde_json::from_slice::<serde_json::Value>(body)
+            .map(drop)
+            .map_err(|e| e.to_string());
+        (check, value)
+    }
+
+    #[test]
+    fn the_check_rejects_what_value_rejects_in_the_same_words() {
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let bodies: Vec<&[u8]> = vec![
+            br#"{"items": [], "has_more": false}"#,
+            b"",
+            b"   ",
+            b"{\"a\": \"\xff\"}",
+            b"{\"\xc3\": 1}",
+            br#"{"a": "\ud800"}"#,
+            br#"{"a": "\ud800\u0041"}"#,
+            br#"["\uDBFF\uDFFF", "\u00e9\n\t"]"#,
+            b"{\"a\": \"line\nbreak\"}",
+            b"1e400",
+            b"-1e400",
+            b"1e-400",
+            b"18446744073709551616",
+            b"-9223372036854775809",
+            b"01",
+            b"1.",
+            b"[1,]",
+            b"{\"a\":1,}",
+            b"{\"a\" 1}",
+            b"{1: 2}",
+            b"[1] x",
+            b"nul",
+            b"tru",
+            br#"{"items": [{"jeditaskid": 1, "status": "run"#,
+            deep.as_bytes(),
+            &deep.as_bytes()[..300],
+        ];
+        for body in bodies {
+            let (check, value) = verdicts(body);
+            assert_eq!(check, value, "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    fn token() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "{", "}", "[", "]", ",", ":", " ", "\"", "\"k\"", "\\", "\\u", "d800", "00e9", "1",
+            "-", ".", "e", "400", "0", "null", "true", "\n", "\u{e9}",
+        ])
+    }
+
+    proptest! {
+        #[test]
+        fn the_check_agrees_with_value_on_any_text(
+            tokens in prop::collection::vec(token(), 0..24),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let text = tokens.concat();
+            let bytes = text.as_bytes();
+            // A cut inside a UTF-8 sequence gives invalid UTF-8 too.
+            let body = &bytes[..cut.index(bytes.len() + 1)];
+            let (check, value) = verdicts(body);
+            prop_assert_eq!(check, value);
         }
     }
 }
