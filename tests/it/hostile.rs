@@ -359,18 +359,23 @@ fn endless_body_server() -> String {
     format!("http://{addr}")
 }
 
-#[tokio::test]
-async fn issue_11_oversized_and_endless_panda_bodies_fail_at_the_cap() {
-    let db = TestDb::new();
-    let client = db.client().await;
-    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
+/// A healthy alarm, and a PanDA alarm to be fed a hostile body.
+async fn healthy_and_panda_alarms(client: &tokio_postgres::Client) {
+    insert_alarm(client, "alarm_healthy", "", static_alarm(&["h"])).await;
     insert_alarm(
-        &client,
+        client,
         "alarm_panda",
         "",
         json!({"detector": "panda_task_status", "recipients": "ops@test.example", "params": {}}),
     )
     .await;
+}
+
+#[tokio::test]
+async fn issue_11_oversized_and_endless_panda_bodies_fail_at_the_cap() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    healthy_and_panda_alarms(&client).await;
     let engine = |url: &str| {
         format!("service_base_url = \"{url}\"\nrequest_timeout = 10\nmax_read_mib = 0.0625\n")
     };
@@ -439,14 +444,7 @@ fn run_measuring_rss(mut cmd: std::process::Command) -> (Option<i32>, String, i6
 async fn issue_11_memory_stays_bounded_at_the_default_read_cap() {
     let db = TestDb::new();
     let client = db.client().await;
-    insert_alarm(&client, "alarm_healthy", "", static_alarm(&["h"])).await;
-    insert_alarm(
-        &client,
-        "alarm_panda",
-        "",
-        json!({"detector": "panda_task_status", "recipients": "ops@test.example", "params": {}}),
-    )
-    .await;
+    healthy_and_panda_alarms(&client).await;
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join(format!("hostile-gib-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).expect("dir");
