@@ -55,7 +55,7 @@ fn judge(p: &FreshnessParams, now: f64, newest: Option<f64>) -> Vec<Detection> {
                    The nightly catalog synchronization (cron 02:15 -> ops agent) is not running or \
                    not completing."
                     .into(),
-            extra: extra.as_object().cloned().unwrap_or_default(),
+            extra: crate::fields(extra),
             notify_after_minutes: None,
         }];
     };
@@ -76,7 +76,7 @@ fn judge(p: &FreshnessParams, now: f64, newest: Option<f64>) -> Vec<Detection> {
              Check the ops agent and the epicprod action stream (Logs page, app_name=epicprod) for \
              step failures; run manually with scripts/enqueue-ops-message.py catalog_sync."
         ),
-        extra: extra.as_object().cloned().unwrap_or_default(),
+        extra: crate::fields(extra),
         notify_after_minutes: None,
     }]
 }

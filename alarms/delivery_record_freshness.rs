@@ -54,7 +54,7 @@ fn judge(p: &FreshnessParams, now: f64, newest: Option<f64>) -> Vec<Detection> {
                    campaign view has no curve data. Run the delivery_daily_rebuild step \
                    (enqueue-ops-message.py delivery_daily_rebuild) or the full catalog_sync chain."
                 .into(),
-            extra: extra.as_object().cloned().unwrap_or_default(),
+            extra: crate::fields(extra),
             notify_after_minutes: None,
         }];
     };
@@ -77,7 +77,7 @@ fn judge(p: &FreshnessParams, now: f64, newest: Option<f64>) -> Vec<Detection> {
                step failures; run manually with scripts/enqueue-ops-message.py \
                delivery_daily_rebuild."
             .into(),
-        extra: extra.as_object().cloned().unwrap_or_default(),
+        extra: crate::fields(extra),
         notify_after_minutes: None,
     }]
 }

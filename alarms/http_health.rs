@@ -120,7 +120,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                         "GET {}\n{reason}: {detail}\nLatency: {:.0} ms",
                         t.url, probed.latency_ms
                     ),
-                    extra: extra.as_object().cloned().unwrap_or_default(),
+                    extra: crate::fields(extra),
                     notify_after_minutes: None,
                 });
             }

@@ -47,6 +47,15 @@ pub struct Detection {
     pub notify_after_minutes: Option<f64>,
 }
 
+/// The fields of a `json!({...})` object, moved out rather than copied;
+/// anything but an object gives none.
+pub fn fields(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
 impl Detection {
     /// A detection with no structured context.
     pub fn new(

@@ -143,7 +143,7 @@ fn detection(task: &Task, rate: &Rate, threshold: f64, since_days: u32, url: &st
         dedupe_key: format!("task:{}", task.jeditaskid),
         subject,
         body,
-        extra: extra.as_object().cloned().unwrap_or_default(),
+        extra: crate::fields(extra),
         notify_after_minutes: None,
     }
 }

@@ -73,7 +73,7 @@ fn detection(task: &Task, since_days: u32, url: &str) -> Detection {
             task.taskname_or_unknown()
         ),
         body,
-        extra: extra.as_object().cloned().unwrap_or_default(),
+        extra: crate::fields(extra),
         notify_after_minutes: None,
     }
 }

@@ -76,7 +76,7 @@ fn judge(p: &RateParams, count: f64) -> Vec<Detection> {
                (Logs page, app_name=epicprod, action=payload_log_fetch) and the devcloud proxy \
                logs for the client; robots.txt and the proxy 403 govern crawler access."
             .into(),
-        extra: extra.as_object().cloned().unwrap_or_default(),
+        extra: crate::fields(extra),
         notify_after_minutes: None,
     }]
 }

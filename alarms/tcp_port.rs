@@ -73,7 +73,7 @@ fn detect(ctx: Ctx, params: Value) -> DetectFuture {
                         t.name, t.host, t.port
                     ),
                     body: format!("{message}\nLatency: {:.0} ms", probed.latency_ms),
-                    extra: extra.as_object().cloned().unwrap_or_default(),
+                    extra: crate::fields(extra),
                     notify_after_minutes: None,
                 });
             }

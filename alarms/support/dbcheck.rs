@@ -223,7 +223,7 @@ pub async fn rate(ctx: &Ctx, p: &RateParams) -> Result<Vec<Detection>, DetectErr
             p.window_minutes,
             p.max_count
         ),
-        extra: extra.as_object().cloned().unwrap_or_default(),
+        extra: crate::fields(extra),
         notify_after_minutes: None,
     }])
 }

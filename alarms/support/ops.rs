@@ -280,7 +280,7 @@ fn detection(key: String, subject: String, body: String, extra: Value) -> Detect
         dedupe_key: key,
         subject,
         body,
-        extra: extra.as_object().cloned().unwrap_or_default(),
+        extra: crate::fields(extra),
         notify_after_minutes: None,
     }
 }
