@@ -46,6 +46,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(4, "0004_alarm_health"),
     migration!(5, "0005_active_event_table"),
     migration!(6, "0006_ledger"),
+    migration!(7, "0007_engine_row_indexes"),
 ];
 
 const HISTORY_TABLE: &str = "swf_alarms_migrations";

@@ -177,6 +177,7 @@ pub(crate) async fn hourly_detections(
                       jsonb_each(CASE WHEN jsonb_typeof(r.data->'per_alarm') = 'object'
                                       THEN r.data->'per_alarm' ELSE '{{}}'::jsonb END) AS p
                  WHERE r.kind = $1 AND r.context_id = $2 AND r.deleted_at IS NULL
+                   AND r.timestamp_created >= $3::float8 - 3600
                    AND {started} >= $3 AND jsonb_typeof(p.value) = 'object'
                  GROUP BY 1, 2 ORDER BY 1, 2",
                 started = sql_seconds_of("r.data", "started_at"),
@@ -205,16 +206,19 @@ pub(crate) async fn last_clean_tick(
     client: &impl GenericClient,
 ) -> Result<Option<f64>, StoreError> {
     let row = client
-        .query_one(
+        .query_opt(
             &format!(
-                "SELECT max({started}) FROM entry
+                // Newest first, so that only the runs since the last
+                // clean one are read (each `data` may be large).
+                "SELECT {started} FROM entry
                  WHERE kind = $1 AND context_id = $2 AND deleted_at IS NULL
-                   AND status = 'done' AND data->'errors' = '0'::jsonb",
+                   AND status = 'done' AND data->'errors' = '0'::jsonb
+                 ORDER BY timestamp_created DESC LIMIT 1",
                 started = sql_seconds("started_at"),
             ),
             &[&keys::KIND_RUN, &keys::CONTEXT],
         )
         .await
         .map_err(ctx("finding the last clean tick"))?;
-    Ok(row.get(0))
+    Ok(row.and_then(|r| r.get(0)))
 }
