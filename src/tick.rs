@@ -365,8 +365,8 @@ async fn run_locked(
     // stamped; the run row stays `active`, which is what it is.
     let recording = Instant::now();
     let finished = async {
-        let client = pool.get().await.map_err(StoreError::from)?;
-        runs::finish(&client, &run_id, &record).await
+        let mut client = pool.get().await.map_err(StoreError::from)?;
+        runs::finish(&mut client, &run_id, &record).await
     };
     let finished = finished.await;
     summary.phases.record = recording.elapsed();

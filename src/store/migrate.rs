@@ -47,6 +47,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(5, "0005_active_event_table"),
     migration!(6, "0006_ledger"),
     migration!(7, "0007_engine_row_indexes"),
+    migration!(8, "0008_run_record_staging"),
 ];
 
 const HISTORY_TABLE: &str = "swf_alarms_migrations";

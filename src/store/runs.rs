@@ -2,7 +2,10 @@
 
 use deadpool_postgres::GenericClient;
 use serde_json::{json, Value};
-use tokio_postgres::types::Json;
+use tokio_postgres::{
+    binary_copy::BinaryCopyInWriter,
+    types::{Json, Type},
+};
 
 use super::{
     ctx, decode_json, keys,
@@ -28,21 +31,58 @@ pub(crate) async fn start(client: &impl GenericClient, now: f64) -> Result<Strin
     Ok(id)
 }
 
-/// Merges the tick's results into the run row and marks it `done`.
+/// Merges the tick's results into the run row and marks it `done`. The
+/// per-alarm entries are streamed in with a binary COPY and merged by the
+/// server, all in one transaction: sent as one parameter, the record of a
+/// tick with a million bundled events (38 MB) made the driver hold about
+/// 160 MB of buffers.
 pub(crate) async fn finish(
-    client: &impl GenericClient,
+    client: &mut deadpool_postgres::Client,
     id: &str,
     record: &RunRecord<'_>,
 ) -> Result<(), StoreError> {
-    client
-        .execute(
-            "UPDATE entry SET data = COALESCE(data, '{}'::jsonb) || $2, status = 'done',
-                              timestamp_modified = $3
-             WHERE id = $1",
-            &[&id, &Json(record), &record.finished_at],
-        )
+    let context = "recording the end of the run";
+    let txn = client.transaction().await.map_err(ctx(context))?;
+    let sink = txn
+        .copy_in("COPY swf_alarms_run_alarm (run_id, ord, alarm, record) FROM STDIN BINARY")
         .await
-        .map_err(ctx("recording the end of the run"))?;
+        .map_err(ctx(context))?;
+    let writer =
+        BinaryCopyInWriter::new(sink, &[Type::VARCHAR, Type::INT4, Type::TEXT, Type::TEXT]);
+    let mut writer = std::pin::pin!(writer);
+    for (ord, (alarm, entry)) in record.per_alarm.iter().enumerate() {
+        let ord = i32::try_from(ord).unwrap_or(i32::MAX);
+        let entry = serde_json::to_string(entry)
+            .map_err(|e| StoreError::Schema(format!("the run record of {alarm}: {e}")))?;
+        writer
+            .as_mut()
+            .write(&[&id, &ord, alarm, &entry])
+            .await
+            .map_err(ctx(context))?;
+    }
+    writer.as_mut().finish().await.map_err(ctx(context))?;
+    let rest = RunRecord {
+        per_alarm: &[],
+        error_details: record.error_details.clone(),
+        ..*record
+    };
+    txn.execute(
+        "UPDATE entry
+         SET data = COALESCE(data, '{}'::jsonb) || $2 || jsonb_build_object('per_alarm', COALESCE(
+                        (SELECT ('{' || string_agg(to_json(alarm)::text || ':' || record, ','
+                                                   ORDER BY ord) || '}')::jsonb
+                         FROM swf_alarms_run_alarm WHERE run_id = $1), '{}'::jsonb)),
+             status = 'done',
+             timestamp_modified = $3
+         WHERE id = $1",
+        &[&id, &Json(&rest), &record.finished_at],
+    )
+    .await
+    .map_err(ctx(context))?;
+    txn.execute("DELETE FROM swf_alarms_run_alarm WHERE run_id = $1", &[&id])
+        .await
+        .map_err(ctx(context))?;
+    txn.commit().await.map_err(ctx(context))?;
     Ok(())
 }
 
