@@ -330,20 +330,18 @@ async fn ticks(
     client: &impl deadpool_postgres::GenericClient,
     runs: &[(String, Value)],
 ) -> anyhow::Result<Vec<TickView>> {
-    let mut recorded = Vec::new();
-    let mut ticks: Vec<TickView> = runs
+    // Each tick, and whether its record carries its own counts.
+    let (mut ticks, recorded): (Vec<TickView>, Vec<bool>) = runs
         .iter()
         .filter_map(|(status, d)| {
             let int = |key: &str| d.get(key).and_then(Value::as_i64).unwrap_or(0);
-            let started_at = d.get("started_at").and_then(Value::as_f64)?;
             let counts = d
                 .get("events_new")
                 .and_then(Value::as_i64)
                 .zip(d.get("events_cleared").and_then(Value::as_i64));
-            recorded.push(counts.is_some());
             let (new, cleared) = counts.unwrap_or((0, 0));
-            Some(TickView {
-                started_at,
+            let tick = TickView {
+                started_at: d.get("started_at").and_then(Value::as_f64)?,
                 finished_at: d.get("finished_at").and_then(Value::as_f64),
                 status: status.clone(),
                 detections: int("alarms_seen"),
@@ -351,9 +349,10 @@ async fn ticks(
                 cleared,
                 mails: int("notifications_sent"),
                 errors: int("errors"),
-            })
+            };
+            Some((tick, counts.is_some()))
         })
-        .collect();
+        .unzip();
     let Some(oldest) = ticks
         .iter()
         .zip(&recorded)

@@ -445,9 +445,7 @@ async fn issue_11_memory_stays_bounded_at_the_default_read_cap() {
     let db = TestDb::new();
     let client = db.client().await;
     healthy_and_panda_alarms(&client).await;
-    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
-        .join(format!("hostile-gib-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let dir = scratch_dir("gib");
     // Sparse: a GiB to read, no disk spent.
     std::fs::File::create(dir.join("latest.json"))
         .and_then(|f| f.set_len(1 << 30))
