@@ -257,6 +257,65 @@ async fn archived_and_soft_deleted_events_are_not_continued() {
     );
 }
 
+/// An event that stops firing is cleared without its row being read
+/// first; one the dashboard ended meanwhile must come through untouched.
+#[tokio::test]
+async fn events_ended_outside_the_engine_keep_their_rows_when_they_stop_firing() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let config = db.config();
+    let keys = ["by-hand", "archived", "deleted", "live"];
+    let alarm = insert_alarm(&client, "alarm_ended", "", static_alarm(&keys)).await;
+    tick(&config, false).await;
+    let first = active(&client, "alarm_ended").await;
+    let id = |key: &str| {
+        first
+            .iter()
+            .find(|e| e.key() == key)
+            .map(|e| e.id.clone())
+            .expect("each key fired")
+    };
+    set_data_key(&client, &id("by-hand"), "clear_time", json!(12345.0)).await;
+    for (sql, key) in [
+        ("UPDATE entry SET archived = true WHERE id = $1", "archived"),
+        ("UPDATE entry SET deleted_at = 1 WHERE id = $1", "deleted"),
+    ] {
+        client.execute(sql, &[&id(key)]).await.expect("end by hand");
+    }
+    let ended: Vec<String> = ["by-hand", "archived", "deleted"].map(id).to_vec();
+    async fn rows(client: &tokio_postgres::Client, ids: &[String]) -> Vec<(String, String, f64)> {
+        client
+            .query(
+                "SELECT id, data::text, timestamp_modified FROM entry
+                 WHERE id = ANY($1) ORDER BY id",
+                &[&ids],
+            )
+            .await
+            .expect("read rows")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect()
+    }
+    let before = rows(&client, &ended).await;
+
+    set_params(&client, &alarm, json!({"detections": detections(&[])})).await;
+    let s = tick(&config, false).await;
+    assert_eq!(s.cleared, 1, "only the event still active is cleared");
+    assert_eq!(
+        rows(&client, &ended).await,
+        before,
+        "rows ended by hand are untouched"
+    );
+    let live = events(&client, "alarm_ended").await;
+    let live = live.iter().find(|e| e.id == id("live")).expect("live row");
+    assert!(!live.active(), "the event still active is cleared");
+
+    // Every key was released: all four fire anew.
+    set_params(&client, &alarm, json!({"detections": detections(&keys)})).await;
+    let s = tick(&config, false).await;
+    assert_eq!(s.new_events, 4);
+}
+
 #[tokio::test]
 async fn one_broken_alarm_among_good_ones() {
     let db = TestDb::new();
