@@ -27,23 +27,6 @@ pub(crate) struct ActiveEvent {
     pub silenced: bool,
 }
 
-impl ActiveEvent {
-    /// An active event whose row was not read: one the detector did not
-    /// report this tick, which reconcile can only clear. (Its bookkeeping
-    /// would matter only for a recovery notice, and alarms that send those
-    /// read every row.)
-    pub fn unread(id: String, dedupe_key: String) -> Self {
-        ActiveEvent {
-            id,
-            dedupe_key,
-            fire_time: 0.0,
-            subject: String::new(),
-            last_notified: None,
-            silenced: false,
-        }
-    }
-}
-
 /// What the alarm's row says about emailing.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Policy {

@@ -712,18 +712,34 @@ async fn process(
     // No connection is held while the detector runs: a slow upstream must
     // not pin the pool (database detectors need connections of their own).
     let loading = Instant::now();
-    let (held, unsent_resolved, previous_streak) = {
+    let (active, unsent_resolved, previous_streak) = {
         let client = shared.pool.get().await.map_err(StoreError::from)?;
-        let held = events::load_keys(&client, &alarm.event_entry_id()).await?;
+        let events::Active {
+            events: active,
+            notes,
+            stale,
+        } = events::load_active(&client, &alarm.event_entry_id()).await?;
+        if !stale.is_empty() {
+            tracing::debug!(
+                keys = stale.len(),
+                "Active events archived, deleted or cleared outside the engine; their keys are released."
+            );
+        }
+        for note in notes {
+            tracing::warn!(problem = %note, "Unreadable event bookkeeping; handled.");
+            report.problems.push(note);
+        }
         let unsent = if alarm.notify_on_clear {
             events::load_unsent_resolved(&client, &alarm.event_entry_id(), shared.now()).await?
         } else {
             Vec::new()
         };
         let streak = health::load(&client, &alarm.entry_id).await?;
-        (held, unsent, streak)
+        (Loaded { active, stale }, unsent, streak)
     };
-    report.active_after = held.len();
+    let Loaded { active, stale } = active;
+    report.active_after = active.len();
+
     report.phases.load = loading.elapsed();
     report.ran = alarms::find(&alarm.detector).is_some();
     let detecting = Instant::now();
@@ -733,6 +749,7 @@ async fn process(
             Err(error) => (Vec::new(), Some(error)),
         };
     report.phases.detect = detecting.elapsed();
+    let reconciling = Instant::now();
     let cut = detections
         .iter()
         .filter(|d| d.extra.contains_key("dedupe_key_full_length"))
@@ -776,15 +793,8 @@ async fn process(
         None => Outcome::Detected(&detections),
         Some(_) => Outcome::Failed { firing: &firing },
     };
-    let loading = Instant::now();
-    let loaded = {
-        let client = shared.pool.get().await.map_err(StoreError::from)?;
-        load_bookkeeping(&client, alarm, held, outcome, report).await?
-    };
-    report.phases.load += loading.elapsed();
-    let reconciling = Instant::now();
     let mut plan = reconcile(
-        &loaded.active,
+        &active,
         &unsent_resolved,
         outcome,
         now,
@@ -802,6 +812,7 @@ async fn process(
         streak: streak.as_ref(),
         changed: previous_streak.is_some() || streak.is_some(),
     };
+    let loaded = Loaded { active, stale };
     report.phases.reconcile = reconciling.elapsed();
     let changes = Changes {
         plan: &plan,
@@ -819,51 +830,6 @@ async fn process(
             Err(error)
         }
     }
-}
-
-/// Reads the bookkeeping reconcile needs of the alarm's held keys: that
-/// of every key the detector reported, or of every key when the alarm
-/// sends recovery notices. The others are only cleared (or, when the
-/// detector failed, left alone), so their rows are not read: clearing
-/// 10,000 events then costs one pass over their rows, not two.
-async fn load_bookkeeping(
-    client: &deadpool_postgres::Client,
-    alarm: &Alarm,
-    held: Vec<(String, String)>,
-    outcome: Outcome<'_>,
-    report: &mut AlarmReport,
-) -> Result<Loaded, StoreError> {
-    let (read, unread): (Vec<_>, Vec<_>) = if alarm.notify_on_clear {
-        (held, Vec::new())
-    } else {
-        let reported = match outcome {
-            Outcome::Detected(d) | Outcome::Failed { firing: d } => d,
-        };
-        let reported: HashSet<&str> = reported.iter().map(|d| d.dedupe_key.as_str()).collect();
-        held.into_iter()
-            .partition(|(key, _)| reported.contains(key.as_str()))
-    };
-    let events::Active {
-        events: mut active,
-        notes,
-        stale,
-    } = events::load_active(client, &read).await?;
-    if !stale.is_empty() {
-        tracing::debug!(
-            keys = stale.len(),
-            "Active events archived, deleted or cleared outside the engine; their keys are released."
-        );
-    }
-    for note in notes {
-        tracing::warn!(problem = %note, "Unreadable event bookkeeping; handled.");
-        report.problems.push(note);
-    }
-    active.extend(
-        unread
-            .into_iter()
-            .map(|(dedupe_key, id)| ActiveEvent::unread(id, dedupe_key)),
-    );
-    Ok(Loaded { active, stale })
 }
 
 /// The streak to record for an alarm this tick.
@@ -899,7 +865,7 @@ async fn settle(
     let plan = changes.plan;
     let writing = Instant::now();
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
-    let cleared = persist(
+    persist(
         &mut client,
         alarm,
         &resolved.addresses,
@@ -909,8 +875,6 @@ async fn settle(
     )
     .await?;
     report.phases.write = writing.elapsed();
-    // Events cleared outside the engine since the load are not counted.
-    report.cleared = usize::try_from(cleared).unwrap_or(usize::MAX);
     report.active_after = loaded.active.len() + plan.create.len() - plan.clear.len();
     let sending = Instant::now();
     let result = send_bundle(shared, alarm, resolved, report, &client, changes).await;
@@ -938,6 +902,7 @@ async fn send_bundle(
         .collect();
     report.detections = plan.detected();
     report.created = plan.create.len();
+    report.cleared = plan.clear.len();
     report.record.bundle_new_event_ids =
         plan.bundle_new.iter().map(|i| i.event_id.clone()).collect();
     report.record.bundle_renotify_event_ids = plan
@@ -1258,7 +1223,7 @@ async fn persist(
     loaded: &Loaded,
     changes: Changes<'_, '_>,
     now: f64,
-) -> Result<u64, StoreError> {
+) -> Result<(), StoreError> {
     let Changes {
         plan,
         health,
@@ -1270,7 +1235,7 @@ async fn persist(
         && !health.changed
         && loaded.stale.is_empty()
     {
-        return Ok(0);
+        return Ok(());
     }
     let event_entry_id = alarm.event_entry_id();
     let inserts: Vec<EventRow> = plan
@@ -1342,7 +1307,14 @@ async fn persist(
         "touching events",
     )
     .await?;
-    let cleared = events::clear(&txn, &plan.clear, now).await?;
+    events::stamp(
+        &txn,
+        &plan.clear,
+        Bookkeeping::ClearTime,
+        now,
+        "clearing events",
+    )
+    .await?;
     events::owe_recovery(&txn, &event_entry_id, &owed, now).await?;
     events::stamp(
         &txn,
@@ -1357,8 +1329,7 @@ async fn persist(
     }
     txn.commit()
         .await
-        .map_err(store::ctx("committing the alarm's changes"))?;
-    Ok(cleared)
+        .map_err(store::ctx("committing the alarm's changes"))
 }
 
 /// An alarm's active events as loaded at the start of its tick.

@@ -40,7 +40,7 @@ pub(crate) async fn run(
         events: active,
         notes,
         ..
-    } = store::events::load_all_active(&client, &alarm.event_entry_id()).await?;
+    } = store::events::load_active(&client, &alarm.event_entry_id()).await?;
     for note in notes {
         say!("Note: {note}");
     }

@@ -31,40 +31,8 @@ pub(crate) struct Active {
     pub stale: Vec<String>,
 }
 
-/// The keys an alarm holds active events for, with their event ids, as
-/// `swf_alarms_active_event` records them: one index range read of the
-/// engine's narrow table, without touching `entry`.
-pub(crate) async fn load_keys(
-    client: &impl GenericClient,
-    event_entry_id: &str,
-) -> Result<Vec<(String, String)>, StoreError> {
-    let stmt = client
-        .prepare_cached(
-            "SELECT dedupe_key, event_id::text FROM swf_alarms_active_event WHERE alarm = $1",
-        )
-        .await
-        .map_err(ctx("loading active event keys"))?;
-    let rows = client
-        .query(&stmt, &[&event_entry_id])
-        .await
-        .map_err(ctx("loading active event keys"))?;
-    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
-}
-
-/// Every active event of one alarm with its bookkeeping: [`load_keys`]
-/// and [`load_active`] over all of them.
-pub(crate) async fn load_all_active(
-    client: &impl GenericClient,
-    event_entry_id: &str,
-) -> Result<Active, StoreError> {
-    let keys = load_keys(client, event_entry_id).await?;
-    load_active(client, &keys).await
-}
-
-/// The bookkeeping of the events recorded for `keys` (pairs of dedupe key
-/// and event id, from [`load_keys`]), read from their `entry` rows. A key
-/// whose row is gone or no longer active (archived, deleted or cleared
-/// outside the engine) comes back in [`Active::stale`].
+/// The active events of one alarm (`data.entry_id = event_<name>`), read
+/// through `swf_alarms_active_event`.
 ///
 /// Timestamps are read as text, so that a value the JSON decoder refuses
 /// (`1e400`, nesting 200 deep) cannot fail the load: an unreadable
@@ -72,13 +40,8 @@ pub(crate) async fn load_all_active(
 /// it), an unreadable `fire_time` falls back to the row's creation time.
 pub(crate) async fn load_active(
     client: &impl GenericClient,
-    keys: &[(String, String)],
+    event_entry_id: &str,
 ) -> Result<Active, StoreError> {
-    if keys.is_empty() {
-        return Ok(Active::default());
-    }
-    let (dedupe_keys, ids): (Vec<&str>, Vec<&str>) =
-        keys.iter().map(|(k, id)| (k.as_str(), id.as_str())).unzip();
     let stmt = client
         .prepare_cached(
             // The join is on the primary key alone and the "still
@@ -89,20 +52,18 @@ pub(crate) async fn load_active(
                               AND (e.data->>'clear_time') IS NULL
                               AND e.archived = false AND e.deleted_at IS NULL
                          THEN e.id::text END,
-                    u.key, e.data->>'last_notified', e.data->>'fire_time',
+                    a.dedupe_key, e.data->>'last_notified', e.data->>'fire_time',
                     COALESCE(e.data->>'subject', e.title, '')::text,
                     COALESCE(e.timestamp_created, 0)::float8,
                     COALESCE(e.data->>'silenced_at', '') <> ''
-             FROM UNNEST($3::text[], $4::varchar[]) AS u(key, id)
-             LEFT JOIN entry e ON e.id = u.id",
+             FROM swf_alarms_active_event a
+             LEFT JOIN entry e ON e.id = a.event_id
+             WHERE a.alarm = $3",
         )
         .await
         .map_err(ctx("loading active events"))?;
     let rows = client
-        .query(
-            &stmt,
-            &[&keys::KIND_EVENT, &keys::CONTEXT, &dedupe_keys, &ids],
-        )
+        .query(&stmt, &[&keys::KIND_EVENT, &keys::CONTEXT, &event_entry_id])
         .await
         .map_err(ctx("loading active events"))?;
     let mut notes = Vec::new();
@@ -380,45 +341,6 @@ pub(crate) async fn stamp(
         .await
         .map_err(ctx(context))?;
     Ok(())
-}
-
-/// Stamps `clear_time` on those of the listed events that are still
-/// active, in one statement, and returns how many it cleared. The guard
-/// matters because an event the tick did not detect is cleared without
-/// its row having been read: one the dashboard has cleared, archived or
-/// deleted meanwhile keeps its row as it is.
-pub(crate) async fn clear(
-    client: &impl GenericClient,
-    ids: &[String],
-    now: f64,
-) -> Result<u64, StoreError> {
-    if ids.is_empty() {
-        return Ok(0);
-    }
-    let stmt = client
-        .prepare_cached(
-            "UPDATE entry
-             SET data = COALESCE(data, '{}'::jsonb) || jsonb_build_object($2::text, $3::float8),
-                 timestamp_modified = $3
-             WHERE id = ANY($1::varchar[])
-               AND kind = $4 AND context_id = $5 AND (data->>'clear_time') IS NULL
-               AND archived = false AND deleted_at IS NULL",
-        )
-        .await
-        .map_err(ctx("clearing events"))?;
-    client
-        .execute(
-            &stmt,
-            &[
-                &ids,
-                &keys::CLEAR_TIME,
-                &now,
-                &keys::KIND_EVENT,
-                &keys::CONTEXT,
-            ],
-        )
-        .await
-        .map_err(ctx("clearing events"))
 }
 
 #[cfg(test)]

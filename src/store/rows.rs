@@ -88,14 +88,15 @@ impl<'a> EventRow<'a> {
 
 /// The keys of an event's `data` that change after it fired; nothing
 /// else of an event row is ever rewritten by the engine (besides
-/// `timestamp_modified`, which moves with each of these writes, and
-/// `clear_time`, which `events::clear` writes with a guard of its own).
+/// `timestamp_modified`, which moves with each of these writes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Bookkeeping {
     /// Bumped every tick the entity is still detected.
     LastSeen,
     /// Set when an email carrying the event was sent.
     LastNotified,
+    /// Set when the entity is no longer detected.
+    ClearTime,
     /// Set when the recovery notice of a cleared event was sent.
     ClearNotified,
     /// Set while a silence keeps a never-mailed event out of the email.
@@ -108,6 +109,7 @@ impl Bookkeeping {
         match self {
             Bookkeeping::LastSeen => keys::LAST_SEEN,
             Bookkeeping::LastNotified => keys::LAST_NOTIFIED,
+            Bookkeeping::ClearTime => keys::CLEAR_TIME,
             Bookkeeping::ClearNotified => keys::CLEAR_NOTIFIED,
             Bookkeeping::SilencedAt => keys::SILENCED_AT,
         }
