@@ -90,6 +90,14 @@ status_page() {
 }
 
 echo "swf-alarms tick benchmark: $alarms alarms, $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+# A yardstick for comparing runs on different machines (or one shared
+# machine on different days): the tick figures are mostly Postgres CPU,
+# so they scale with this one.
+reference=$(for _ in 1 2 3; do
+    psql -d postgres -A -t -c "SELECT round(extract(epoch FROM clock_timestamp() - now()) * 1000)
+        FROM (SELECT sum(x) FROM generate_series(1, 10000000) AS x) AS s"
+done | sort -n | head -n 1)
+echo "machine reference: Postgres sums 10,000,000 integers in $reference ms (best of 3)"
 echo
 echo "| detections | tick | wall | peak RSS | events | phases, ms (load detect reconcile write send record) |"
 echo "|---:|---|---:|---:|---|---|"
