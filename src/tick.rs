@@ -799,7 +799,9 @@ async fn process(
         outcome,
         now,
         alarm.policy(),
-        || uuid::Uuid::new_v4().to_string(),
+        // Time-ordered ids: the events an alarm creates together stay
+        // together in entry's primary key, which each later tick probes.
+        || uuid::Uuid::now_v7().to_string(),
     );
     let silences = shared
         .silences

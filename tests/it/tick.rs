@@ -691,4 +691,21 @@ async fn events_created_in_one_tick_are_ordered_by_detection() {
             "fire_time = creation"
         );
     }
+    // Ids are version 7 UUIDs, in creation order too (README, "Where this
+    // engine differs": the primary key keeps an alarm's events together).
+    let ids: Vec<String> = client
+        .query(
+            "SELECT id FROM entry WHERE kind = 'event' ORDER BY timestamp_created",
+            &[],
+        )
+        .await
+        .expect("ids")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for id in &ids {
+        let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+        assert_eq!(uuid.get_version_num(), 7, "{id}");
+    }
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 }
