@@ -66,12 +66,15 @@ pub(crate) async fn finish(
         error_details: record.error_details.clone(),
         ..*record
     };
+    // One statement takes the staged entries out and merges them in.
     txn.execute(
-        "UPDATE entry
+        "WITH staged AS (DELETE FROM swf_alarms_run_alarm WHERE run_id = $1
+                         RETURNING ord, alarm, record)
+         UPDATE entry
          SET data = COALESCE(data, '{}'::jsonb) || $2 || jsonb_build_object('per_alarm', COALESCE(
                         (SELECT ('{' || string_agg(to_json(alarm)::text || ':' || record, ','
                                                    ORDER BY ord) || '}')::jsonb
-                         FROM swf_alarms_run_alarm WHERE run_id = $1), '{}'::jsonb)),
+                         FROM staged), '{}'::jsonb)),
              status = 'done',
              timestamp_modified = $3
          WHERE id = $1",
@@ -79,9 +82,6 @@ pub(crate) async fn finish(
     )
     .await
     .map_err(ctx(context))?;
-    txn.execute("DELETE FROM swf_alarms_run_alarm WHERE run_id = $1", &[&id])
-        .await
-        .map_err(ctx(context))?;
     txn.commit().await.map_err(ctx(context))?;
     Ok(())
 }
