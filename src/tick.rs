@@ -4,8 +4,8 @@
 //! whole: take the lock, check the schema, load alarms and teams, open
 //! the run row, run the alarms (concurrently, bounded), close the run row.
 //! For each alarm, in `run_alarm`: load its active events, detect,
-//! reconcile, persist (one transaction), compose, send, mark notified,
-//! report. An alarm's failure of any kind stays inside its report.
+//! reconcile, compose and send, then write the changes with the notified
+//! stamps (one transaction), report. An alarm's failure of any kind stays inside its report.
 
 use std::{
     collections::{HashMap, HashSet},
@@ -854,7 +854,15 @@ struct Changes<'a, 'd> {
     silenced: &'a Silenced,
 }
 
-/// Steps 3–5 once the plan is made: persist, compose, send, mark notified.
+/// Steps 3–5 once the plan is made. The email goes out first, and the
+/// alarm's changes are written after it in one transaction that carries
+/// the notified stamps too: each event row is written once per tick,
+/// instead of written and then stamped (half the row writes of a tick that
+/// creates many events). A failed send writes the changes unstamped, so
+/// the next tick carries the events again. A tick killed between the send
+/// and the write leaves its ledger row `sending` and no events, so the
+/// next tick reports that send and makes and sends them again: delivery
+/// stays at least once.
 async fn settle(
     shared: &Shared,
     alarm: &Alarm,
@@ -865,27 +873,40 @@ async fn settle(
     now: f64,
 ) -> Result<(), AlarmError> {
     let plan = changes.plan;
-    let writing = Instant::now();
     let mut client = shared.pool.get().await.map_err(StoreError::from)?;
-    persist(
+    let sending = Instant::now();
+    let delivered = send_bundle(shared, alarm, resolved, report, &client, changes).await;
+    report.phases.send = sending.elapsed();
+    let writing = Instant::now();
+    let sent_at = delivered.as_ref().ok().copied().flatten();
+    let written = persist(
         &mut client,
         alarm,
         &resolved.addresses,
         loaded,
         changes,
         now,
+        sent_at,
     )
-    .await?;
+    .await;
     report.phases.write = writing.elapsed();
-    report.active_after = loaded.active.len() + plan.create.len() - plan.clear.len();
-    let sending = Instant::now();
-    let result = send_bundle(shared, alarm, resolved, report, &client, changes).await;
-    report.phases.send = sending.elapsed();
     report.phases.log("Alarm phases.");
-    result
+    if written.is_ok() {
+        report.active_after = loaded.active.len() + plan.create.len() - plan.clear.len();
+    }
+    match (delivered, written) {
+        (Ok(_), Ok(())) => Ok(()),
+        (Err(send), Ok(())) => Err(send),
+        (Ok(_), Err(write)) => Err(write.into()),
+        (Err(send), Err(write)) => {
+            report.fail(error_chain(&send, "\n"));
+            Err(write.into())
+        }
+    }
 }
 
-/// Step 5: composes, sends and stamps the alarm's email, if one is due.
+/// Step 5: composes and sends the alarm's email, if one is due; when it
+/// was sent, the time it went out (the events' notified stamp).
 async fn send_bundle(
     shared: &Shared,
     alarm: &Alarm,
@@ -893,7 +914,7 @@ async fn send_bundle(
     report: &mut AlarmReport,
     client: &deadpool_postgres::Client,
     changes: Changes<'_, '_>,
-) -> Result<(), AlarmError> {
+) -> Result<Option<f64>, AlarmError> {
     let plan = changes.plan;
     report.silenced_ids = changes
         .silenced
@@ -928,7 +949,7 @@ async fn send_bundle(
         tracing::trace!(event = %item.event_id, key = %item.detection.dedupe_key, reason = ?item.reason, "Bundled.");
     }
     if !plan.has_bundle() {
-        return Ok(());
+        return Ok(None);
     }
 
     let mut bundle = compose(
@@ -960,11 +981,11 @@ async fn send_bundle(
             bundle.subject,
             bundle.body.trim_end()
         );
-        return Ok(());
+        return Ok(None);
     };
     if !alarm.enabled {
         tracing::info!(subject = %bundle.subject, "Alarm disabled: email composed, not sent.");
-        return Ok(());
+        return Ok(None);
     }
     if resolved.addresses.is_empty() {
         return Err(AlarmError::NoRecipients);
@@ -1018,34 +1039,7 @@ async fn send_bundle(
     delivered?;
     report.sent = Some(true);
     tracing::info!(subject = %message.subject, to = message.to.len(), channel = channel.name(), "Email sent.");
-
-    let notified: Vec<String> = report
-        .record
-        .bundle_new_event_ids
-        .iter()
-        .chain(&report.record.bundle_renotify_event_ids)
-        .cloned()
-        .collect();
-    events::stamp(
-        client,
-        &notified,
-        Bookkeeping::LastNotified,
-        shared.now(),
-        "marking events notified",
-    )
-    .await?;
-    if let Some(resolved) = &report.record.bundle_resolved_event_ids {
-        events::stamp(
-            client,
-            resolved,
-            Bookkeeping::ClearNotified,
-            shared.now(),
-            "marking recovery notices sent",
-        )
-        .await?;
-        events::settle_recovery(client, resolved, shared.now()).await?;
-    }
-    Ok(())
+    Ok(Some(shared.now()))
 }
 
 /// The first pause before a send is tried again; each retry doubles it.
@@ -1215,9 +1209,11 @@ fn panic_message(error: tokio::task::JoinError) -> String {
         .unwrap_or_else(|| "panic with a non-text payload".into())
 }
 
-/// Steps 3–4: writes the plan in one transaction, one statement per kind
-/// of change. New events are created with their fire-time words and data;
-/// continuing and cleared ones get bookkeeping only.
+/// Steps 3–5's writes: the plan in one transaction, one statement per
+/// kind of change. New events are created with their fire-time words and
+/// data; continuing and cleared ones get bookkeeping only. With `sent_at`
+/// (the email went out), the events it carried get their notified stamp
+/// in the same statements.
 async fn persist(
     client: &mut deadpool_postgres::Client,
     alarm: &Alarm,
@@ -1225,6 +1221,7 @@ async fn persist(
     loaded: &Loaded,
     changes: Changes<'_, '_>,
     now: f64,
+    sent_at: Option<f64>,
 ) -> Result<(), StoreError> {
     let Changes {
         plan,
@@ -1236,10 +1233,12 @@ async fn persist(
         && plan.clear.is_empty()
         && !health.changed
         && loaded.stale.is_empty()
+        && sent_at.is_none()
     {
         return Ok(());
     }
     let event_entry_id = alarm.event_entry_id();
+    let stamps = Stamps::new(plan, alarm.notify_on_clear, sent_at);
     let inserts: Vec<EventRow> = plan
         .create
         .iter()
@@ -1254,11 +1253,21 @@ async fn persist(
                 recipients,
                 alarm_config_id: &alarm.id,
                 context: &new.detection.extra,
+                last_notified: sent_at.filter(|_| stamps.notified.contains(new.id.as_str())),
             };
             EventRow::new(&new.id, &alarm.description, &new.detection.body, data)
         })
         .collect();
-    let touched: Vec<String> = plan.touch.iter().map(|t| t.id.clone()).collect();
+    let (touched_notified, touched): (Vec<String>, Vec<String>) = plan
+        .touch
+        .iter()
+        .map(|t| t.id.clone())
+        .partition(|id| stamps.notified.contains(id.as_str()));
+    let (cleared_recovered, cleared): (Vec<String>, Vec<String>) = plan
+        .clear
+        .iter()
+        .cloned()
+        .partition(|id| stamps.recovered.contains(id.as_str()));
     let claimed_keys: Vec<&str> = plan
         .create
         .iter()
@@ -1266,15 +1275,15 @@ async fn persist(
         .collect();
     let claimed_ids: Vec<&str> = plan.create.iter().map(|n| n.id.as_str()).collect();
     let released: Vec<&str> = loaded.released_keys(&plan.clear);
-    // Cleared events an email carried: their recovery notice is owed until sent.
+    // Cleared events an email carried: their recovery notice is owed until
+    // sent (those a silence held back too: their notice follows it).
     let owed: Vec<String> = if alarm.notify_on_clear {
         let cleared: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
-        // Those a silence held back too: their notice follows it.
         plan.bundle_resolved
             .iter()
             .map(|r| &r.event_id)
             .chain(&silenced.resolved)
-            .filter(|id| cleared.contains(id.as_str()))
+            .filter(|id| cleared.contains(id.as_str()) && !stamps.recovered.contains(id.as_str()))
             .cloned()
             .collect()
     } else {
@@ -1301,28 +1310,54 @@ async fn persist(
     )
     .await?;
     events::insert(&txn, &inserts).await?;
-    events::stamp(
-        &txn,
-        &touched,
-        Bookkeeping::LastSeen,
-        now,
-        "touching events",
-    )
-    .await?;
-    events::stamp(
-        &txn,
-        &plan.clear,
-        Bookkeeping::ClearTime,
-        now,
-        "clearing events",
-    )
-    .await?;
+    let seen = (Bookkeeping::LastSeen, now);
+    let cleared_now = (Bookkeeping::ClearTime, now);
+    events::stamp(&txn, &touched, &[seen], "touching events").await?;
+    events::stamp(&txn, &cleared, &[cleared_now], "clearing events").await?;
+    if let Some(at) = sent_at {
+        let notified = (Bookkeeping::LastNotified, at);
+        let recovered = (Bookkeeping::ClearNotified, at);
+        events::stamp(
+            &txn,
+            &touched_notified,
+            &[seen, notified],
+            "touching events and marking them notified",
+        )
+        .await?;
+        events::stamp(
+            &txn,
+            &cleared_recovered,
+            &[cleared_now, recovered],
+            "clearing events and marking their recovery notices sent",
+        )
+        .await?;
+        let created: HashSet<&str> = claimed_ids.iter().copied().collect();
+        let touched: HashSet<&str> = plan.touch.iter().map(|t| t.id.as_str()).collect();
+        let cleared: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
+        events::stamp(
+            &txn,
+            &not_in(&stamps.notified, &[&created, &touched]),
+            &[notified],
+            "marking events notified",
+        )
+        .await?;
+        events::stamp(
+            &txn,
+            &not_in(&stamps.recovered, &[&cleared]),
+            &[recovered],
+            "marking recovery notices sent",
+        )
+        .await?;
+        if alarm.notify_on_clear {
+            let sent: Vec<String> = stamps.recovered.iter().map(|id| (*id).to_owned()).collect();
+            events::settle_recovery(&txn, &sent, at).await?;
+        }
+    }
     events::owe_recovery(&txn, &event_entry_id, &owed, now).await?;
     events::stamp(
         &txn,
         &marked,
-        Bookkeeping::SilencedAt,
-        now,
+        &[(Bookkeeping::SilencedAt, now)],
         "marking silenced events",
     )
     .await?;
@@ -1332,6 +1367,54 @@ async fn persist(
     txn.commit()
         .await
         .map_err(store::ctx("committing the alarm's changes"))
+}
+
+/// The events a sent email carried, by kind of stamp they get.
+struct Stamps<'p> {
+    /// In its NEW or CONTINUING section: `last_notified`.
+    notified: HashSet<&'p str>,
+    /// In its RESOLVED section: `clear_notified`.
+    recovered: HashSet<&'p str>,
+}
+
+impl<'p> Stamps<'p> {
+    /// Nothing unless the email was sent.
+    fn new(plan: &'p Plan<'_>, notify_on_clear: bool, sent_at: Option<f64>) -> Self {
+        if sent_at.is_none() {
+            return Stamps {
+                notified: HashSet::new(),
+                recovered: HashSet::new(),
+            };
+        }
+        Stamps {
+            notified: plan
+                .bundle_new
+                .iter()
+                .chain(&plan.bundle_renotify)
+                .map(|i| i.event_id.as_str())
+                .collect(),
+            recovered: if notify_on_clear {
+                plan.bundle_resolved
+                    .iter()
+                    .map(|r| r.event_id.as_str())
+                    .collect()
+            } else {
+                HashSet::new()
+            },
+        }
+    }
+}
+
+/// The ids of `set` in none of `written` (which other statements stamp
+/// already), in a stable order.
+fn not_in(set: &HashSet<&str>, written: &[&HashSet<&str>]) -> Vec<String> {
+    let mut ids: Vec<String> = set
+        .iter()
+        .filter(|id| !written.iter().any(|w| w.contains(**id)))
+        .map(|id| (*id).to_owned())
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 /// An alarm's active events as loaded at the start of its tick.

@@ -315,29 +315,34 @@ pub(crate) async fn insert(
     Ok(())
 }
 
-/// Sets one bookkeeping key of `data` to `now` on every listed event, in
-/// one statement; the rest of the row stays as it was.
+/// Sets bookkeeping keys of `data` (each to its time) on every listed
+/// event, in one statement; the rest of the row stays as it was, and
+/// `timestamp_modified` moves to the latest of the times.
 pub(crate) async fn stamp(
     client: &impl GenericClient,
     ids: &[String],
-    key: Bookkeeping,
-    now: f64,
+    stamps: &[(Bookkeeping, f64)],
     context: &'static str,
 ) -> Result<(), StoreError> {
-    if ids.is_empty() {
+    if ids.is_empty() || stamps.is_empty() {
         return Ok(());
     }
+    let patch: serde_json::Map<String, serde_json::Value> = stamps
+        .iter()
+        .map(|(key, at)| (key.key().to_owned(), serde_json::Value::from(*at)))
+        .collect();
+    let modified = stamps.iter().map(|(_, at)| *at).fold(f64::MIN, f64::max);
     let stmt = client
         .prepare_cached(
             "UPDATE entry
-             SET data = COALESCE(data, '{}'::jsonb) || jsonb_build_object($2::text, $3::float8),
+             SET data = COALESCE(data, '{}'::jsonb) || $2::jsonb,
                  timestamp_modified = $3
              WHERE id = ANY($1::varchar[])",
         )
         .await
         .map_err(ctx(context))?;
     client
-        .execute(&stmt, &[&ids, &key.key(), &now])
+        .execute(&stmt, &[&ids, &Json(&patch), &modified])
         .await
         .map_err(ctx(context))?;
     Ok(())

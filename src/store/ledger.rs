@@ -3,8 +3,9 @@
 //!
 //! The row exists before the provider is asked, so a tick killed between
 //! a send and its record leaves a row in state `sending`; the next tick
-//! reports it ([`claim_unfinished`]) and, since its events were never
-//! stamped, sends them again: delivery is at least once.
+//! reports it ([`claim_unfinished`]) and, since the tick wrote its events
+//! only after the send (with their notified stamps), it makes and sends
+//! them again: delivery is at least once.
 
 use deadpool_postgres::GenericClient;
 use serde::Serialize;

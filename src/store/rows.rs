@@ -31,6 +31,9 @@ pub(crate) struct EventData<'a> {
     pub alarm_config_id: &'a str,
     /// The detection's `extra`.
     pub context: &'a Map<String, Value>,
+    /// When an email carrying the event was sent, if one was in this tick
+    /// (the email goes out before the tick's writes).
+    pub last_notified: Option<f64>,
 }
 
 impl Serialize for EventData<'_> {
@@ -50,6 +53,9 @@ impl Serialize for EventData<'_> {
         map.serialize_entry(keys::SEVERITY, self.severity)?;
         map.serialize_entry(keys::RECIPIENTS, self.recipients)?;
         map.serialize_entry(keys::ALARM_CONFIG_ID, self.alarm_config_id)?;
+        if let Some(at) = self.last_notified {
+            map.serialize_entry(keys::LAST_NOTIFIED, &at)?;
+        }
         map.end()
     }
 }
@@ -271,6 +277,7 @@ mod tests {
             recipients: &recipients,
             alarm_config_id: "alarm-row",
             context: context.as_object().expect("object"),
+            last_notified: None,
         };
         let row = EventRow::new("ev-1", "Desc\n", "Body", data);
         assert_eq!(row.content, "Desc\n\n---\n\nBody");
@@ -289,6 +296,14 @@ mod tests {
         assert!(!text.contains("spoofed") && !text.contains("last_notified"));
         let no_description = EventRow::new("ev-2", "  \n", "Body", row.data);
         assert_eq!(no_description.content, "Body");
+        // Written by a tick whose email went out: stamped at once.
+        let notified = EventData {
+            last_notified: Some(101.5),
+            ..no_description.data
+        };
+        let value = serde_json::to_value(&notified).expect("serializes");
+        assert_eq!(value["last_notified"], json!(101.5));
+        assert_eq!(value["last_seen"], json!(100.0));
     }
 
     #[test]

@@ -187,6 +187,34 @@ async fn ses_sends_leave_rows_a_refusal_and_then_the_message_id_ses_returned() {
 }
 
 #[tokio::test]
+async fn the_events_of_a_sent_email_are_written_once_stamped_with_their_key() {
+    let sink = SmtpSink::start();
+    let db = TestDb::new();
+    let client = db.client().await;
+    insert_alarm(&client, "alarm_x", "Desc.", static_alarm(&["a", "b"])).await;
+    let config = db.config_mail("", &sink.email_toml());
+    let summary = tick_at(&config, false, Some(1_800_000_000.0)).await;
+    assert_eq!(summary.emails_sent, 1);
+    // Same transaction as the claim of its key, and no later version: the
+    // row was not inserted first and stamped after the send.
+    let rows = client
+        .query(
+            "SELECT e.xmin::text = a.xmin::text, (e.data->>'last_notified')::float8
+             FROM entry e JOIN swf_alarms_active_event a ON a.event_id = e.id
+             WHERE a.alarm = 'event_x'",
+            &[],
+        )
+        .await
+        .expect("events");
+    assert_eq!(rows.len(), 2);
+    for row in rows {
+        assert!(row.get::<_, bool>(0), "the event row was rewritten");
+        let notified: f64 = row.get(1);
+        assert!(notified >= 1_800_000_000.0, "{notified}");
+    }
+}
+
+#[tokio::test]
 async fn a_tick_killed_between_send_and_record_is_reported_and_sent_again() {
     let db = TestDb::new();
     let client = db.client().await;
@@ -217,11 +245,8 @@ async fn a_tick_killed_between_send_and_record_is_reported_and_sent_again() {
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0]["state"], "sending");
     assert!(
-        events(&client, "alarm_x")
-            .await
-            .iter()
-            .all(|e| !e.notified()),
-        "nothing was stamped"
+        events(&client, "alarm_x").await.is_empty(),
+        "the events are written after the send, so none were"
     );
     // Its session's tick lock goes with the killed process's connection.
     for round in 0.. {
@@ -255,12 +280,21 @@ async fn a_tick_killed_between_send_and_record_is_reported_and_sent_again() {
     assert_eq!(rows[0]["state"], "possibly_sent");
     assert!(rows[0]["reported_at"].is_number());
     assert_eq!(rows[1]["state"], "sent");
-    assert_eq!(rows[1]["event_ids"], rows[0]["event_ids"]);
-    assert_eq!(relay.received().len(), 2, "sent once more");
-    assert!(events(&client, "alarm_x")
+    assert_eq!(
+        rows[1]["subject"], rows[0]["subject"],
+        "the same email again"
+    );
+    // The killed tick wrote no event, so the retry made it anew.
+    let written: Vec<String> = events(&client, "alarm_x")
         .await
         .iter()
-        .all(|e| e.notified()));
+        .map(|e| {
+            assert!(e.notified(), "stamped with the send");
+            e.id.clone()
+        })
+        .collect();
+    assert_eq!(rows[1]["event_ids"], json!(written));
+    assert_eq!(relay.received().len(), 2, "sent once more");
     // Reported once: the next tick has nothing to say about it.
     tick_at(&config, false, None).await;
     let (_, run) = last_run(&client).await;
