@@ -155,12 +155,17 @@ pub(crate) async fn load_unsent_resolved(
 
 /// SQL for `data.<key>` as float8 seconds, NULL unless it is a JSON
 /// number within float8's range: a plain cast would fail the whole
-/// statement on one row holding `1e400`. (Nested CASE: Postgres does not
-/// promise the order in which an AND is evaluated.)
+/// statement on one row holding `1e400`.
 pub(super) fn sql_seconds(key: &str) -> String {
+    sql_number_seconds(&format!("(data->'{key}')"))
+}
+
+/// [`sql_seconds`] of any jsonb expression (parenthesised). (Nested CASE:
+/// Postgres does not promise the order in which an AND is evaluated.)
+pub(super) fn sql_number_seconds(value: &str) -> String {
     format!(
-        "(CASE WHEN jsonb_typeof(data->'{key}') = 'number' THEN
-            CASE WHEN abs((data->'{key}')::numeric) < 1e300 THEN (data->'{key}')::numeric::float8 END
+        "(CASE WHEN jsonb_typeof({value}) = 'number' THEN
+            CASE WHEN abs({value}::numeric) < 1e300 THEN {value}::numeric::float8 END
          END)"
     )
 }

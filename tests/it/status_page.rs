@@ -144,8 +144,19 @@ async fn the_page_shows_alarms_uptime_and_ticks_from_the_database() {
             && broken.contains("asked to fail by its params"),
         "{broken}"
     );
-    // A sparkline per alarm, drawn from the three run records.
-    assert!(row_of(&alarms, "alarm_fire")[5].contains("<polyline"));
+    // A sparkline per alarm, drawn from the three run records: one point
+    // per hour with a tick, each its most detections (two, every time).
+    let spark = &row_of(&alarms, "alarm_fire")[5];
+    assert!(
+        spark.contains("<title>max 2 over 7 days</title>"),
+        "{spark}"
+    );
+    let points = spark
+        .split("points=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a polyline");
+    assert_eq!(points.split_whitespace().count(), 3, "{spark}");
 
     let uptime = table_rows(&html, "uptime");
     let broker = row_of(&uptime, "alarm_tcp_port");
