@@ -215,6 +215,54 @@ async fn the_events_of_a_sent_email_are_written_once_stamped_with_their_key() {
 }
 
 #[tokio::test]
+async fn a_recovery_notice_whose_send_failed_goes_out_next_tick_and_is_stamped_once() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let mut data = static_alarm(&["p"]);
+    data["notify_on_clear"] = json!(true);
+    let alarm = insert_alarm(&client, "alarm_r", "", data).await;
+    // The first email is taken, the recovery notice refused for good,
+    // and taken when it comes again.
+    let relay = Relay::start(&["250 OK", "554 5.7.1 Relay access denied"]);
+    let config = db.config_mail("", &smtp_toml(relay.port, 5));
+    let clear_notified = || async {
+        client
+            .query_one(
+                "SELECT data->'clear_notified' FROM entry WHERE kind = 'event'",
+                &[],
+            )
+            .await
+            .expect("the event")
+            .get::<_, Option<Value>>(0)
+    };
+    let t0 = 1_800_000_000.0;
+    assert_eq!(tick_at(&config, false, Some(t0)).await.emails_sent, 1);
+
+    set_params(&client, &alarm, json!({"detections": []})).await;
+    let t = tick_at(&config, false, Some(t0 + 300.0)).await;
+    assert_eq!(
+        (t.cleared, t.emails_sent, t.emails_failed),
+        (1, 0, 1),
+        "{t:?}"
+    );
+    assert!(events(&client, "alarm_r").await.iter().all(|e| !e.active()));
+    assert_eq!(clear_notified().await, None, "not sent, not stamped");
+
+    let t = tick_at(&config, false, Some(t0 + 600.0)).await;
+    assert_eq!((t.emails_sent, t.emails_failed), (1, 0), "{t:?}");
+    let accepted = relay.accepted();
+    assert_eq!(accepted.len(), 2);
+    assert!(
+        accepted[1].contains("[alarm_r] 1 resolved"),
+        "{}",
+        accepted[1]
+    );
+    assert_eq!(clear_notified().await, Some(json!(t0 + 600.0)));
+    let t = tick_at(&config, false, Some(t0 + 900.0)).await;
+    assert_eq!(t.emails_sent, 0, "sent once");
+}
+
+#[tokio::test]
 async fn a_tick_killed_between_send_and_record_is_reported_and_sent_again() {
     let db = TestDb::new();
     let client = db.client().await;
