@@ -5,7 +5,8 @@
 //! the run row, run the alarms (concurrently, bounded), close the run row.
 //! For each alarm, in `run_alarm`: load its active events, detect,
 //! reconcile, compose and send, then write the changes with the notified
-//! stamps (one transaction), report. An alarm's failure of any kind stays inside its report.
+//! stamps (one transaction), report. An alarm's failure of any kind stays
+//! inside its report.
 
 use std::{
     collections::{HashMap, HashSet},
