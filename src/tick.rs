@@ -1278,13 +1278,15 @@ async fn persist(
     let released: Vec<&str> = loaded.released_keys(&plan.clear);
     // Cleared events an email carried: their recovery notice is owed until
     // sent (those a silence held back too: their notice follows it).
+    let cleared_ids: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
     let owed: Vec<String> = if alarm.notify_on_clear {
-        let cleared: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
         plan.bundle_resolved
             .iter()
             .map(|r| &r.event_id)
             .chain(&silenced.resolved)
-            .filter(|id| cleared.contains(id.as_str()) && !stamps.recovered.contains(id.as_str()))
+            .filter(|id| {
+                cleared_ids.contains(id.as_str()) && !stamps.recovered.contains(id.as_str())
+            })
             .cloned()
             .collect()
     } else {
@@ -1332,19 +1334,27 @@ async fn persist(
             "clearing events and marking their recovery notices sent",
         )
         .await?;
-        let created: HashSet<&str> = claimed_ids.iter().copied().collect();
-        let touched: HashSet<&str> = plan.touch.iter().map(|t| t.id.as_str()).collect();
-        let cleared: HashSet<&str> = plan.clear.iter().map(String::as_str).collect();
+        // Every emailed NEW or CONTINUING event is created or touched
+        // above (reconcile bundles nothing else); a RESOLVED one may have
+        // cleared in an earlier tick, whose notice was owed until now.
+        debug_assert!({
+            let written: HashSet<&str> = claimed_ids
+                .iter()
+                .copied()
+                .chain(plan.touch.iter().map(|t| t.id.as_str()))
+                .collect();
+            stamps.notified.is_subset(&written)
+        });
+        let mut recovered_earlier: Vec<String> = stamps
+            .recovered
+            .iter()
+            .filter(|id| !cleared_ids.contains(**id))
+            .map(|id| (*id).to_owned())
+            .collect();
+        recovered_earlier.sort_unstable();
         events::stamp(
             &txn,
-            &not_in(&stamps.notified, &[&created, &touched]),
-            &[notified],
-            "marking events notified",
-        )
-        .await?;
-        events::stamp(
-            &txn,
-            &not_in(&stamps.recovered, &[&cleared]),
+            &recovered_earlier,
             &[recovered],
             "marking recovery notices sent",
         )
@@ -1404,18 +1414,6 @@ impl<'p> Stamps<'p> {
             },
         }
     }
-}
-
-/// The ids of `set` in none of `written` (which other statements stamp
-/// already), in a stable order.
-fn not_in(set: &HashSet<&str>, written: &[&HashSet<&str>]) -> Vec<String> {
-    let mut ids: Vec<String> = set
-        .iter()
-        .filter(|id| !written.iter().any(|w| w.contains(**id)))
-        .map(|id| (*id).to_owned())
-        .collect();
-    ids.sort_unstable();
-    ids
 }
 
 /// An alarm's active events as loaded at the start of its tick.
