@@ -709,3 +709,57 @@ async fn events_created_in_one_tick_are_ordered_by_detection() {
     }
     assert!(ids.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
 }
+
+/// The heap page of each event row, by id.
+async fn pages(client: &tokio_postgres::Client, alarm: &str) -> Vec<(String, String)> {
+    let event_entry_id = format!("event_{}", alarm.trim_start_matches("alarm_"));
+    client
+        .query(
+            "SELECT id, (ctid::text::point)[0]::bigint::text FROM entry
+             WHERE kind = 'event' AND data->>'entry_id' = $1 ORDER BY id",
+            &[&event_entry_id],
+        )
+        .await
+        .expect("read the events' pages")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+/// Each tick rewrites every continuing event row (`last_seen`). An update
+/// that finds no room on its row's page moves the row and adds an entry to
+/// every index of `entry`; with half of each page kept free (migration
+/// 0009) the new versions stay where the rows are, tick after tick.
+#[tokio::test]
+async fn continuing_events_are_rewritten_on_their_own_pages() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    let keys: Vec<String> = (0..300).map(|i| format!("task:{i}")).collect();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    insert_alarm(&client, "alarm_pages", "", static_alarm(&key_refs)).await;
+    let config = db.config();
+
+    assert_eq!(tick(&config, false).await.new_events, 300);
+    let created = pages(&client, "alarm_pages").await;
+    let spread: std::collections::HashSet<&String> = created.iter().map(|(_, p)| p).collect();
+    assert!(
+        spread.len() > 5,
+        "300 events fill several pages: {spread:?}"
+    );
+    for round in 0..2 {
+        let s = tick(&config, false).await;
+        assert_eq!((s.new_events, s.cleared), (0, 0));
+        let now = pages(&client, "alarm_pages").await;
+        let moved: Vec<_> = created
+            .iter()
+            .zip(&now)
+            .filter(|(before, after)| before != after)
+            .collect();
+        assert!(
+            moved.is_empty(),
+            "continuing tick {round}: {} of 300 rows moved to another page, e.g. {:?}",
+            moved.len(),
+            moved.first()
+        );
+    }
+}
