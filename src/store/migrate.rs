@@ -49,6 +49,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(7, "0007_engine_row_indexes"),
     migration!(8, "0008_run_record_staging"),
     migration!(9, "0009_entry_fillfactor_50"),
+    migration!(10, "0010_entry_parent_index"),
 ];
 
 const HISTORY_TABLE: &str = "swf_alarms_migrations";

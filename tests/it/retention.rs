@@ -137,3 +137,33 @@ async fn issue_12_retention_prunes_old_runs_and_cleared_events_and_keeps_active_
         "{text}"
     );
 }
+
+/// Deleting a row of `entry` makes Postgres look, at commit, for rows
+/// whose `parent_id` is that row. Without an index that look-up reads the
+/// whole table once per deleted row (seconds each at two million rows), so
+/// pruning a large table would never finish.
+#[tokio::test]
+async fn deleting_a_row_looks_for_its_children_through_an_index() {
+    let db = TestDb::new();
+    let client = db.client().await;
+    client
+        .batch_execute("SET enable_seqscan = off")
+        .await
+        .expect("turn sequential scans off");
+    // The query Postgres's foreign-key check runs for each deleted row.
+    let plan: Vec<String> = client
+        .query(
+            "EXPLAIN SELECT 1 FROM ONLY entry x WHERE parent_id = $1::varchar FOR KEY SHARE OF x",
+            &[&"0194b6f0-0000-7000-8000-000000000000"],
+        )
+        .await
+        .expect("explain the check")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let plan = plan.join("\n");
+    assert!(
+        plan.contains("Index") && !plan.contains("Seq Scan"),
+        "the check reads entry without an index:\n{plan}"
+    );
+}
