@@ -105,6 +105,25 @@ status_page() {
         "$(stat -c %s "$work/$size-page.html" 2>/dev/null || echo '?')" >&2
 }
 
+# What a continuing or cleared tick cannot go below on this machine:
+# Postgres alone (no engine, no look-ups by id) adding one key to `data`
+# in every event row, as those ticks must, in two sessions at once (one
+# per core), each updating the events of half of the alarms in one
+# statement. Run after the size's ticks, on their rows.
+write_floor() {
+    local size=$1 start end half
+    psql -d swf_bench -c checkpoint
+    start=$(date +%s.%N)
+    for half in 0 1; do
+        psql -d swf_bench -c "UPDATE entry SET data = data || '{\"bench_floor\": 1796233232.067845}'
+            WHERE kind = 'event' AND (hashtext(data->>'entry_id') & 1) = $half" &
+    done
+    wait
+    end=$(date +%s.%N)
+    printf '  floor: Postgres alone adding a key to the data of all %s event rows, two sessions: %.2f s\n' \
+        "$size" "$(echo "$end - $start" | bc -l)" >&2
+}
+
 echo "swf-alarms tick benchmark: $alarms alarms, $(nproc) cores, $(git rev-parse --short HEAD 2>/dev/null || echo '?')${DASHBOARD_INDEXES:+, entry with the dashboard indexes}"
 # A yardstick for comparing runs on different machines (or one shared
 # machine on different days): the tick figures are mostly Postgres CPU,
@@ -138,6 +157,7 @@ for size in "${sizes[@]}"; do
         SELECT '  run record of the all-new tick: ' || pg_size_pretty(pg_column_size(data)::bigint)
                || ' stored, ' || pg_size_pretty(octet_length(data::text)::bigint) || ' as JSON text'
         FROM entry WHERE kind = 'engine_run' ORDER BY timestamp_created LIMIT 1" >&2
+    write_floor "$size"
 done
 
 tasks=${PANDA_TASKS:-20000}

@@ -48,7 +48,7 @@ pub const MIGRATIONS: &[Migration] = &[
     migration!(6, "0006_ledger"),
     migration!(7, "0007_engine_row_indexes"),
     migration!(8, "0008_run_record_staging"),
-    migration!(9, "0009_entry_fillfactor_50"),
+    migration!(9, "0009_entry_fillfactor"),
     migration!(10, "0010_entry_parent_index"),
 ];
 
