@@ -372,7 +372,14 @@ mod tests {
             .filter(|m| m.online())
             .map(|m| m.name)
             .collect();
-        assert_eq!(online, ["0002_one_active_event", "0007_engine_row_indexes"]);
+        assert_eq!(
+            online,
+            [
+                "0002_one_active_event",
+                "0007_engine_row_indexes",
+                "0010_entry_parent_index"
+            ]
+        );
         for m in MIGRATIONS {
             // An index on the dashboard's table is built without blocking its writes.
             for statement in statements(m.sql) {
