@@ -726,20 +726,16 @@ async fn pages(client: &tokio_postgres::Client, alarm: &str) -> Vec<(String, Str
         .collect()
 }
 
-/// Each tick rewrites every continuing event row (`last_seen`). An update
-/// that finds no room on its row's page moves the row and adds an entry to
-/// every index of `entry`; with more than half of each page kept free
-/// (migration 0009) the new versions stay where the rows are, tick after
-/// tick, and once more when the events clear.
-#[tokio::test]
-async fn continuing_events_are_rewritten_on_their_own_pages() {
+/// The rows of 300 new events of one alarm, then their heap pages after
+/// the next tick, run with the alarm's detections set to `then`: the rows
+/// whose page changed, of 300.
+async fn rows_moved_by_the_second_tick(then: &[&str]) -> usize {
     let db = TestDb::new();
     let client = db.client().await;
     let keys: Vec<String> = (0..300).map(|i| format!("task:{i}")).collect();
     let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let alarm = insert_alarm(&client, "alarm_pages", "", static_alarm(&key_refs)).await;
     let config = db.config();
-
     assert_eq!(tick(&config, false).await.new_events, 300);
     let created = pages(&client, "alarm_pages").await;
     let spread: std::collections::HashSet<&String> = created.iter().map(|(_, p)| p).collect();
@@ -747,30 +743,31 @@ async fn continuing_events_are_rewritten_on_their_own_pages() {
         spread.len() > 5,
         "300 events fill several pages: {spread:?}"
     );
-    for round in 0..2 {
-        let s = tick(&config, false).await;
-        assert_eq!((s.new_events, s.cleared), (0, 0));
-        let now = pages(&client, "alarm_pages").await;
-        let moved: Vec<_> = created
-            .iter()
-            .zip(&now)
-            .filter(|(before, after)| before != after)
-            .collect();
-        assert!(
-            moved.is_empty(),
-            "continuing tick {round}: {} of 300 rows moved to another page, e.g. {:?}",
-            moved.len(),
-            moved.first()
-        );
-    }
-    // Clearing writes each row once more, a little longer (`clear_time`
-    // was null): it still fits beside the rows.
-    set_params(&client, &alarm, json!({"detections": []})).await;
-    assert_eq!(tick(&config, false).await.cleared, 300);
-    let moved = created
+    set_params(&client, &alarm, json!({"detections": detections(then)})).await;
+    tick(&config, false).await;
+    created
         .iter()
         .zip(&pages(&client, "alarm_pages").await)
         .filter(|(before, after)| before != after)
-        .count();
-    assert_eq!(moved, 0, "the cleared rows moved to other pages");
+        .count()
+}
+
+/// Each tick rewrites every continuing event row (`last_seen`). An update
+/// that finds no room on its row's page moves the row and adds an entry to
+/// every index of `entry`; with more than half of each page kept free
+/// (migration 0009) the new version of every row fits beside it. (Later
+/// ticks find that room again once Postgres has pruned the old versions,
+/// which it does when no snapshot still needs them; not asserted here.)
+#[tokio::test]
+async fn continuing_events_are_rewritten_on_their_own_pages() {
+    let keys: Vec<String> = (0..300).map(|i| format!("task:{i}")).collect();
+    let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    assert_eq!(rows_moved_by_the_second_tick(&key_refs).await, 0);
+}
+
+/// Clearing rewrites the row a little longer (`clear_time` was null); it
+/// fits beside the rows too.
+#[tokio::test]
+async fn cleared_events_are_rewritten_on_their_own_pages() {
+    assert_eq!(rows_moved_by_the_second_tick(&[]).await, 0);
 }
