@@ -113,9 +113,14 @@ impl Event {
     }
 }
 
+/// The `entry_id` of an alarm's events: `alarm_<name>` → `event_<name>`.
+pub fn event_entry_id(alarm_entry_id: &str) -> String {
+    format!("event_{}", alarm_entry_id.trim_start_matches("alarm_"))
+}
+
 /// Every event of alarm `alarm_<name>`, oldest first.
 pub async fn events(client: &Client, alarm_entry_id: &str) -> Vec<Event> {
-    let event_entry_id = format!("event_{}", alarm_entry_id.trim_start_matches("alarm_"));
+    let event_entry_id = event_entry_id(alarm_entry_id);
     client
         .query(
             "SELECT id, COALESCE(title, ''), COALESCE(content, ''), status, data FROM entry
